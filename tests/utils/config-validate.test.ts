@@ -14,7 +14,6 @@ import {
   MAX_DURATION_MS,
   parseAddress,
   parseDuration,
-  resolveTrust,
   type NetworkConfigInput,
 } from '../../src/utils/config/index.js';
 
@@ -267,17 +266,5 @@ describe('policies that depend on the scheme', () => {
     ['auto', 'bogus', undefined],
   ])('encryption %j on %s → %s', (setting, address, expected) => {
     expect(encryptsRecords(setting, address)).toBe(expected);
-  });
-
-  it.each<[{ trust?: 'pinned' | 'tofu' | 'any'; server_public_key?: string[] }, string, string]>([
-    [{}, 'tcp://h:1', 'tofu'],
-    [{}, 'unix:///tmp/s', 'tofu'],
-    [{}, 'tls://h:1', 'any'],
-    [{}, 'wss://h', 'any'],
-    [{ server_public_key: [K1] }, 'tls://h:1', 'pinned'],
-    [{ trust: 'tofu', server_public_key: [K1] }, 'tcp://h:1', 'tofu'],
-    [{ trust: 'any' }, 'tcp://h:1', 'any'],
-  ])('trust %j on %s → %s', (security, address, expected) => {
-    expect(resolveTrust(security, address)).toBe(expected);
   });
 });

@@ -148,18 +148,3 @@ export function encryptsRecords(setting: 'auto' | boolean, address: string): boo
 }
 
 export type TrustPolicy = 'pinned' | 'tofu' | 'any';
-
-/**
- * The trust policy a client applies to the server at `address` (protocol.md §6): `security.trust`
- * when set; otherwise `pinned` when `server_public_key` names a key, `any` over `tls://` and
- * `wss://` (the certificate authenticates the server), else `tofu`.
- */
-export function resolveTrust(
-  security: { trust?: TrustPolicy | undefined; server_public_key?: readonly string[] | undefined },
-  address: string,
-): TrustPolicy {
-  if (security.trust !== undefined) return security.trust;
-  if (security.server_public_key !== undefined && security.server_public_key.length > 0) return 'pinned';
-  const scheme = addressScheme(address);
-  return scheme === 'tls' || scheme === 'wss' ? 'any' : 'tofu';
-}

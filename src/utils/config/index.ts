@@ -54,7 +54,6 @@ export {
   isPublicKeyText,
   MAX_UNIX_PATH_BYTES,
   parseAddress,
-  resolveTrust,
   SCHEMES,
   type ParsedAddress,
   type Scheme,

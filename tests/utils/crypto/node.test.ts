@@ -1,0 +1,168 @@
+/** The node:crypto provider's own contract, and the refusals both providers share. */
+import { generateKeyPairSync } from 'node:crypto';
+import { NproError } from '../../../src/core/errors.js';
+import { defaultCrypto, getCrypto, nobleCrypto, nodeCrypto, type CryptoProvider } from '../../../src/utils/crypto/index.js';
+import { fromHex, toHex } from '../../../src/utils/bytes.js';
+import { PKCS8_X25519_PREFIX } from '../../../src/utils/crypto/node.js';
+
+const providers: [string, CryptoProvider][] = [['node', nodeCrypto], ['noble', nobleCrypto]];
+
+function errorOf(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+function flipBit(a: Uint8Array, bit: number): Uint8Array {
+  const b = a.slice();
+  b[bit >> 3]! ^= 1 << (bit & 7);
+  return b;
+}
+
+describe('crypto/index', () => {
+  it('defaultCrypto is the node provider; getCrypto names both and refuses others', () => {
+    expect(defaultCrypto).toBe(nodeCrypto);
+    expect(getCrypto('node')).toBe(nodeCrypto);
+    expect(getCrypto('noble')).toBe(nobleCrypto);
+    expect(nodeCrypto.name).toBe('node');
+    expect(NproError.is(errorOf(() => getCrypto('openssl' as 'node')), 'INVALID_ARGUMENT')).toBe(true);
+  });
+});
+
+describe.each(providers)('%s provider: refusals', (_name, c) => {
+  it('an all-zero X25519 result is refused with HANDSHAKE_FAILED (zero, one and order-8 public keys)', () => {
+    const secret = c.x25519GenerateSecret();
+    for (const pub of [new Uint8Array(32), Uint8Array.of(1, ...new Uint8Array(31))]) {
+      expect(NproError.is(errorOf(() => c.x25519(secret, pub)), 'HANDSHAKE_FAILED')).toBe(true);
+    }
+  });
+
+  it('a peer public key that is not 32 bytes is refused', () => {
+    const secret = c.x25519GenerateSecret();
+    expect(NproError.is(errorOf(() => c.x25519(secret, new Uint8Array(31).fill(9))), 'HANDSHAKE_FAILED')).toBe(true);
+  });
+
+  describe.each([
+    ['ChaCha20-Poly1305', 12, c.chacha20poly1305Seal, c.chacha20poly1305Open],
+    ['XChaCha20-Poly1305', 24, c.xchacha20poly1305Seal, c.xchacha20poly1305Open],
+  ] as const)('%s open', (_aead, nonceLength, seal, open) => {
+    const key = c.randomBytes(32);
+    const nonce = c.randomBytes(nonceLength);
+    const aad = c.randomBytes(13);
+    const pt = c.randomBytes(100);
+    const sealed = seal(key, nonce, pt, aad);
+
+    it('opens the untouched input', () => {
+      expect(toHex(open(key, nonce, sealed, aad)!)).toBe(toHex(pt));
+      expect(sealed.length).toBe(pt.length + 16);
+    });
+
+    it('returns null for a flipped bit in the ciphertext, the tag or the AAD', () => {
+      for (const bit of [0, 7, 8 * 50 + 3, 8 * 99 + 7]) expect(open(key, nonce, flipBit(sealed, bit), aad)).toBeNull();
+      for (const bit of [8 * 100, 8 * 100 + 64, 8 * 116 - 1]) expect(open(key, nonce, flipBit(sealed, bit), aad)).toBeNull();
+      for (const bit of [0, 8 * 12 + 7]) expect(open(key, nonce, sealed, flipBit(aad, bit))).toBeNull();
+      expect(open(key, nonce, sealed)).toBeNull();
+    });
+
+    it('returns null for the wrong key or nonce, a truncated input, a short input and garbage', () => {
+      expect(open(flipBit(key, 5), nonce, sealed, aad)).toBeNull();
+      expect(open(key, flipBit(nonce, nonceLength * 8 - 1), sealed, aad)).toBeNull();
+      expect(open(key, nonce, sealed.subarray(0, sealed.length - 1), aad)).toBeNull();
+      for (const n of [0, 1, 15]) expect(open(key, nonce, new Uint8Array(n), aad)).toBeNull();
+      expect(open(key, nonce, c.randomBytes(16), aad)).toBeNull();
+      expect(open(key, nonce, c.randomBytes(300), aad)).toBeNull();
+    });
+
+    it('a 16-byte input is an empty plaintext with its tag', () => {
+      const empty = seal(key, nonce, new Uint8Array(0));
+      expect(empty.length).toBe(16);
+      expect(open(key, nonce, empty)!.length).toBe(0);
+    });
+  });
+});
+
+describe('node provider specifics', () => {
+  const plain = (a: Uint8Array) => Object.getPrototypeOf(a) === Uint8Array.prototype;
+
+  it('returns plain Uint8Arrays (never Buffers) that own their whole ArrayBuffer', () => {
+    const k = nodeCrypto.randomBytes(32);
+    const sealed = nodeCrypto.xchacha20poly1305Seal(k, nodeCrypto.randomBytes(24), Uint8Array.of(1, 2, 3));
+    const outs = [
+      k,
+      sealed,
+      nodeCrypto.chacha20poly1305Seal(k, new Uint8Array(12), Uint8Array.of(1, 2, 3)),
+      nodeCrypto.chacha20poly1305Open(k, new Uint8Array(12), nodeCrypto.chacha20poly1305Seal(k, new Uint8Array(12), Uint8Array.of(1)))!,
+      nodeCrypto.x25519PublicKey(k),
+      nodeCrypto.x25519(k, nodeCrypto.x25519PublicKey(nodeCrypto.x25519GenerateSecret())),
+      nodeCrypto.sha256(k),
+      nodeCrypto.hmacSha256(k, k),
+      nodeCrypto.hkdfSha256(k, k, k, 64),
+    ];
+    for (const o of outs) {
+      expect(plain(o)).toBe(true);
+      expect(o.byteLength).toBe(o.buffer.byteLength);
+    }
+  });
+
+  it('reads inputs that are views at an offset into a larger buffer', () => {
+    const backing = nodeCrypto.randomBytes(400);
+    const secret = backing.subarray(3, 35);
+    const peer = nobleCrypto.x25519PublicKey(backing.subarray(40, 72));
+    const peerView = new Uint8Array(400);
+    peerView.set(peer, 77);
+    const key = backing.subarray(101, 133);
+    const nonce = backing.subarray(140, 164);
+    const pt = backing.subarray(170, 333);
+    const aad = backing.subarray(333, 351);
+    expect(toHex(nodeCrypto.x25519(secret, peerView.subarray(77, 109)))).toBe(toHex(nobleCrypto.x25519(secret.slice(), peer)));
+    expect(toHex(nodeCrypto.x25519PublicKey(secret))).toBe(toHex(nobleCrypto.x25519PublicKey(secret.slice())));
+    const sealed = nodeCrypto.xchacha20poly1305Seal(key, nonce, pt, aad);
+    expect(toHex(sealed)).toBe(toHex(nobleCrypto.xchacha20poly1305Seal(key.slice(), nonce.slice(), pt.slice(), aad.slice())));
+    const framed = new Uint8Array(sealed.length + 9);
+    framed.set(sealed, 9);
+    expect(toHex(nodeCrypto.xchacha20poly1305Open(key, nonce, framed.subarray(9), aad)!)).toBe(toHex(pt));
+  });
+
+  it('a secret changed in place after use is read again (no stale key)', () => {
+    const secret = nodeCrypto.x25519GenerateSecret();
+    const peer = nodeCrypto.x25519PublicKey(nodeCrypto.x25519GenerateSecret());
+    const first = nodeCrypto.x25519(secret, peer);
+    secret.set(nodeCrypto.randomBytes(32));
+    const second = nodeCrypto.x25519(secret, peer);
+    expect(toHex(second)).not.toBe(toHex(first));
+    expect(toHex(second)).toBe(toHex(nobleCrypto.x25519(secret, peer)));
+    expect(toHex(nodeCrypto.x25519PublicKey(secret))).toBe(toHex(nobleCrypto.x25519PublicKey(secret)));
+  });
+
+  it('refuses bad arguments with INVALID_ARGUMENT', () => {
+    const k = new Uint8Array(32);
+    const bad = [
+      () => nodeCrypto.x25519(new Uint8Array(31), fromHex('09'.padEnd(64, '0'))),
+      () => nodeCrypto.x25519PublicKey(new Uint8Array(33)),
+      () => nodeCrypto.chacha20poly1305Seal(new Uint8Array(16), new Uint8Array(12), k),
+      () => nodeCrypto.chacha20poly1305Seal(k, new Uint8Array(24), k),
+      () => nodeCrypto.xchacha20poly1305Seal(k, new Uint8Array(12), k),
+      () => nodeCrypto.hchacha20(k, new Uint8Array(12)),
+      () => nodeCrypto.hkdfSha256(k, k, k, 255 * 32 + 1),
+      () => nodeCrypto.hkdfSha256(k, k, k, -1),
+    ];
+    for (const fn of bad) expect(NproError.is(errorOf(fn), 'INVALID_ARGUMENT')).toBe(true);
+    expect(nodeCrypto.chacha20poly1305Open(new Uint8Array(16), new Uint8Array(12), new Uint8Array(32))).toBeNull();
+    expect(nodeCrypto.xchacha20poly1305Open(k, new Uint8Array(12), new Uint8Array(32))).toBeNull();
+  });
+
+  it('the PKCS #8 prefix of the fallback import is the one OpenSSL writes for X25519', () => {
+    const der = generateKeyPairSync('x25519').privateKey.export({ format: 'der', type: 'pkcs8' });
+    expect(der.length).toBe(PKCS8_X25519_PREFIX.length + 32);
+    expect(toHex(der.subarray(0, PKCS8_X25519_PREFIX.length))).toBe(toHex(PKCS8_X25519_PREFIX));
+  });
+
+  it('HKDF with an empty salt equals HKDF with 32 zero bytes (RFC 5869 §2.2)', () => {
+    const ikm = nodeCrypto.randomBytes(32);
+    const info = Uint8Array.of(1, 2, 3);
+    expect(toHex(nodeCrypto.hkdfSha256(ikm, new Uint8Array(0), info, 64))).toBe(toHex(nodeCrypto.hkdfSha256(ikm, new Uint8Array(32), info, 64)));
+  });
+});
