@@ -54,15 +54,32 @@ function open(
   }
 }
 
+/** Random bytes of any length (WebCrypto's getRandomValues gives at most 65,536 bytes per call). */
+function randomBytesAnyLength(n: number): Uint8Array {
+  if (n <= 65_536) return randomBytes(n);
+  const out = new Uint8Array(n);
+  for (let o = 0; o < n; o += 65_536) out.set(randomBytes(Math.min(65_536, n - o)), o);
+  return out;
+}
+
+/** Runs a noble call, turning its argument errors (wrong key or nonce size) into `INVALID_ARGUMENT`. */
+function checked<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (cause) {
+    throw new NproError('INVALID_ARGUMENT', `${what}: ${(cause as Error).message}`, { cause });
+  }
+}
+
 export const nobleCrypto: CryptoProvider = {
   name: 'noble',
-  randomBytes: (n) => randomBytes(n),
+  randomBytes: randomBytesAnyLength,
   x25519GenerateSecret: () => randomBytes(32),
   x25519PublicKey: (secret) => nobleX25519.getPublicKey(secret),
   x25519,
-  chacha20poly1305Seal: (key, nonce, pt, aad = EMPTY) => chacha20poly1305(key, nonce, aad).encrypt(pt),
+  chacha20poly1305Seal: (key, nonce, pt, aad = EMPTY) => checked('chacha20poly1305', () => chacha20poly1305(key, nonce, aad).encrypt(pt)),
   chacha20poly1305Open: (key, nonce, sealed, aad = EMPTY) => open(chacha20poly1305, key, nonce, sealed, aad),
-  xchacha20poly1305Seal: (key, nonce, pt, aad = EMPTY) => xchacha20poly1305(key, nonce, aad).encrypt(pt),
+  xchacha20poly1305Seal: (key, nonce, pt, aad = EMPTY) => checked('xchacha20poly1305', () => xchacha20poly1305(key, nonce, aad).encrypt(pt)),
   xchacha20poly1305Open: (key, nonce, sealed, aad = EMPTY) => open(xchacha20poly1305, key, nonce, sealed, aad),
   hchacha20: nobleHChaCha20,
   sha256: (data) => sha256(data),

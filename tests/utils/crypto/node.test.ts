@@ -166,3 +166,20 @@ describe('node provider specifics', () => {
     expect(toHex(nodeCrypto.hkdfSha256(ikm, new Uint8Array(0), info, 64))).toBe(toHex(nodeCrypto.hkdfSha256(ikm, new Uint8Array(32), info, 64)));
   });
 });
+
+describe('noble provider edge cases', () => {
+  it('gives random bytes beyond the 65,536-byte WebCrypto limit', async () => {
+    const { nobleCrypto } = await import('../../../src/utils/crypto/noble.js');
+    const r = nobleCrypto.randomBytes(200_000);
+    expect(r.length).toBe(200_000);
+    // The last chunk is filled too (all zero would mean it was not).
+    expect(r.subarray(196_608).some((b) => b !== 0)).toBe(true);
+  });
+
+  it('reports a wrong nonce size as INVALID_ARGUMENT', async () => {
+    const { nobleCrypto } = await import('../../../src/utils/crypto/noble.js');
+    expect(() => nobleCrypto.xchacha20poly1305Seal(new Uint8Array(32), new Uint8Array(12), new Uint8Array(1))).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+  });
+});
