@@ -15,7 +15,6 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Message } from '../src/core/message.js';
 import { nobleCrypto, nodeCrypto, type CryptoProvider } from '../src/utils/crypto/index.js';
 import { RecordOpener, RecordSealer } from '../src/protocol/record.js';
-import type { SealIntoCapability } from '../src/protocol/record-cipher.js';
 import { medianOf, type BenchOptions, type BenchRow } from './lib.js';
 
 const GROUP = 'crypto';
@@ -23,22 +22,6 @@ const MAX_FRAME = 16_777_216;
 const KEY = new Uint8Array(randomBytes(32));
 const AAD = new Uint8Array([0x4e, 0x50, 0x52, 0x4f, 2, 0, 0, 0, 0]);
 const NONCE = new Uint8Array(12);
-
-/**
- * `nodeCrypto` plus the optional `chacha20poly1305SealInto` capability the record layer uses when a
- * provider has it (src/protocol/record-cipher.ts): ciphertext written straight into the frame. Not
- * part of `nodeCrypto` yet; measured here to show what it would change.
- */
-const nodeWithSealInto: CryptoProvider & SealIntoCapability = {
-  ...nodeCrypto,
-  chacha20poly1305SealInto(key, nonce, plaintext, aad, out, offset) {
-    const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
-    cipher.setAAD(aad, { plaintextLength: plaintext.length });
-    if (plaintext.length > 0) out.set(cipher.update(plaintext), offset);
-    cipher.final();
-    out.set(cipher.getAuthTag(), offset + plaintext.length);
-  },
-};
 
 interface Scenario {
   name: string;
@@ -127,7 +110,6 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
       { name: 'npro records, node provider', step: recordStep(nodeCrypto, s) },
       { name: 'raw node:crypto chacha20-poly1305', step: rawStep(s) },
       { name: 'npro records, noble provider', step: recordStep(nobleCrypto, s) },
-      { name: 'npro records, node + sealInto (bench-local)', step: recordStep(nodeWithSealInto, s) },
     ];
     if (s.batch > 1) cases.push({ name: 'raw node:crypto, one AEAD per message', step: rawPerMessageStep(s) });
     opts.log(`crypto: records, ${s.name}`);

@@ -56,21 +56,6 @@ function writeCounterLE(out: Uint8Array, offset: number, counter: number): void 
   out[offset + 7] = hi >>> 24;
 }
 
-/**
- * An optional provider capability: IETF ChaCha20-Poly1305 sealing straight into a caller's buffer,
- * ciphertext ‖ tag written at `out[offset …]`, where `plaintext` may be exactly the bytes it
- * replaces (in place). A provider that has it saves the record layer one allocation and one copy of
- * each record; without it, `chacha20poly1305Seal` is used and its result copied into the frame.
- */
-export interface SealIntoCapability {
-  chacha20poly1305SealInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void;
-}
-
-function sealIntoOf(crypto: CryptoProvider): SealIntoCapability['chacha20poly1305SealInto'] | null {
-  const fn = (crypto as Partial<SealIntoCapability>).chacha20poly1305SealInto;
-  return typeof fn === 'function' ? fn.bind(crypto) : null;
-}
-
 export interface RecordCipherOptions {
   /** Default: `defaultCrypto`. */
   crypto?: CryptoProvider;
@@ -89,7 +74,6 @@ export interface RecordCipherOptions {
  */
 export class RecordCipher {
   readonly #crypto: CryptoProvider;
-  readonly #sealInto: SealIntoCapability['chacha20poly1305SealInto'] | null;
   readonly #interval: number;
   #key: Uint8Array;
   #subkey: Uint8Array;
@@ -110,7 +94,6 @@ export class RecordCipher {
       throw new NproError('INVALID_ARGUMENT', `rekey_interval is a positive integer, got ${interval}`);
     }
     this.#crypto = opts.crypto ?? defaultCrypto;
-    this.#sealInto = sealIntoOf(this.#crypto);
     this.#interval = interval;
     this.#key = opts.key.slice();
     this.#subkey = this.#crypto.hchacha20(this.#key, NONCE_PREFIX);
@@ -157,8 +140,7 @@ export class RecordCipher {
    * `plaintext` may be the very bytes it replaces. Does not advance.
    */
   sealInto(plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void {
-    if (this.#sealInto !== null) this.#sealInto(this.#subkey, this.#nonce, plaintext, aad, out, offset);
-    else out.set(this.#crypto.chacha20poly1305Seal(this.#subkey, this.#nonce, plaintext, aad), offset);
+    this.#crypto.chacha20poly1305SealInto(this.#subkey, this.#nonce, plaintext, aad, out, offset);
   }
 
   /** Opens the record at `counter`; `null` when it does not authenticate. Does not advance. */

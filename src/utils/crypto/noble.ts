@@ -78,6 +78,11 @@ export const nobleCrypto: CryptoProvider = {
   x25519PublicKey: (secret) => nobleX25519.getPublicKey(secret),
   x25519,
   chacha20poly1305Seal: (key, nonce, pt, aad = EMPTY) => checked('chacha20poly1305', () => chacha20poly1305(key, nonce, aad).encrypt(pt)),
+  chacha20poly1305SealInto: (key, nonce, pt, aad, out, offset) =>
+    checked('chacha20poly1305', () => {
+      if (offset < 0 || out.length - offset < pt.length + 16) throw new RangeError(`needs ${pt.length + 16} bytes at offset ${offset}`);
+      chacha20poly1305(key, nonce, aad).encrypt(pt, out.subarray(offset, offset + pt.length + 16));
+    }),
   chacha20poly1305Open: (key, nonce, sealed, aad = EMPTY) => open(chacha20poly1305, key, nonce, sealed, aad),
   xchacha20poly1305Seal: (key, nonce, pt, aad = EMPTY) => checked('xchacha20poly1305', () => xchacha20poly1305(key, nonce, aad).encrypt(pt)),
   xchacha20poly1305Open: (key, nonce, sealed, aad = EMPTY) => open(xchacha20poly1305, key, nonce, sealed, aad),

@@ -135,6 +135,20 @@ function ietfSeal(key: Uint8Array, nonce12: Uint8Array, plaintext: Uint8Array, a
   return view(out);
 }
 
+/** Seals straight into `out` at `offset` (no intermediate output buffer of our own). */
+function ietfSealInto(key: Uint8Array, nonce12: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void {
+  checkAeadArgs(key, nonce12, 12);
+  const n = plaintext.length;
+  if (offset < 0 || out.length - offset < n + AEAD_TAG_LENGTH) {
+    throw new NproError('INVALID_ARGUMENT', `sealInto needs ${n + AEAD_TAG_LENGTH} bytes at offset ${offset}`);
+  }
+  const cipher = createCipheriv('chacha20-poly1305', key, nonce12, { authTagLength: AEAD_TAG_LENGTH });
+  if (aad.length > 0) cipher.setAAD(aad, { plaintextLength: n });
+  if (n > 0) out.set(cipher.update(plaintext), offset);
+  cipher.final();
+  out.set(cipher.getAuthTag(), offset + n);
+}
+
 /** Opens with a 12-byte nonce; `null` when the input is shorter than a tag or the tag does not verify. */
 function ietfOpen(key: Uint8Array, nonce12: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
   const n = sealed.length - AEAD_TAG_LENGTH;
@@ -220,6 +234,7 @@ export const nodeCrypto: CryptoProvider = {
     checkAeadArgs(key, nonce, 12);
     return ietfSeal(key, nonce, pt, aad);
   },
+  chacha20poly1305SealInto: ietfSealInto,
   chacha20poly1305Open: (key, nonce, sealed, aad = EMPTY) => {
     if (key.length !== AEAD_KEY_LENGTH || nonce.length !== 12) return null;
     return ietfOpen(key, nonce, sealed, aad);

@@ -24,6 +24,11 @@ export interface CryptoProvider {
   /** IETF ChaCha20-Poly1305 (RFC 8439 §2.8), 12-byte nonce; returns ciphertext ‖ tag. */
   chacha20poly1305Seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
   chacha20poly1305Open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array | null;
+  /**
+   * The same as `chacha20poly1305Seal`, writing ciphertext ‖ tag into `out` at `offset` (which must
+   * hold `plaintext.length + 16` bytes): the record layer seals straight into the frame it sends.
+   */
+  chacha20poly1305SealInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void;
   /** XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha §2), 24-byte nonce; returns ciphertext ‖ tag. */
   xchacha20poly1305Seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
   xchacha20poly1305Open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array | null;

@@ -183,3 +183,36 @@ describe('noble provider edge cases', () => {
     );
   });
 });
+
+describe('chacha20poly1305SealInto', () => {
+  it('writes exactly what chacha20poly1305Seal returns, at the offset, on both providers', async () => {
+    const { nobleCrypto } = await import('../../../src/utils/crypto/noble.js');
+    const { nodeCrypto } = await import('../../../src/utils/crypto/node.js');
+    for (const size of [0, 1, 63, 64, 1000, 70_000]) {
+      const key = nodeCrypto.randomBytes(32);
+      const nonce = nodeCrypto.randomBytes(12);
+      const pt = nodeCrypto.randomBytes(size);
+      const aad = nodeCrypto.randomBytes(9);
+      const expected = nobleCrypto.chacha20poly1305Seal(key, nonce, pt, aad);
+      for (const p of [nodeCrypto, nobleCrypto]) {
+        const out = new Uint8Array(size + 16 + 20).fill(0xee);
+        p.chacha20poly1305SealInto(key, nonce, pt, aad, out, 11);
+        expect(Buffer.from(out.subarray(11, 11 + size + 16)).equals(Buffer.from(expected))).toBe(true);
+        expect(out.subarray(0, 11).every((b) => b === 0xee)).toBe(true);
+        expect(out.subarray(11 + size + 16).every((b) => b === 0xee)).toBe(true);
+      }
+    }
+  });
+
+  it('refuses an output too small, writing nothing', async () => {
+    const { nobleCrypto } = await import('../../../src/utils/crypto/noble.js');
+    const { nodeCrypto } = await import('../../../src/utils/crypto/node.js');
+    for (const p of [nodeCrypto, nobleCrypto]) {
+      const out = new Uint8Array(20);
+      expect(() => p.chacha20poly1305SealInto(new Uint8Array(32), new Uint8Array(12), new Uint8Array(8), new Uint8Array(0), out, 0)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      );
+      expect(out.every((b) => b === 0)).toBe(true);
+    }
+  });
+});
