@@ -40,18 +40,19 @@ export function writeHeader(out: Uint8Array, offset: number, version: FrameVersi
 /** The 9-byte header of a frame of `length` payload bytes (also the AAD of a v2 record, §4). */
 export function encodeHeader(version: FrameVersion, length: number): Uint8Array {
   checkLength(length, MAX_PAYLOAD);
-  const h = new Uint8Array(HEADER_SIZE);
+  const h = allocate(HEADER_SIZE);
   writeHeader(h, 0, version, length);
   return h;
 }
 
 /**
  * One whole frame: header ‖ payload. Throws `FRAME_TOO_LARGE` (writing nothing) when the payload
- * exceeds `maxPayload` (default: the absolute ceiling).
+ * exceeds `maxPayload` (default: the absolute ceiling). Frames under 4 KiB may be views of Node's
+ * buffer pool: use their bytes, not their `.buffer`.
  */
 export function encodeFrame(version: FrameVersion, payload: Uint8Array, maxPayload: number = MAX_PAYLOAD): Uint8Array {
   checkLength(payload.length, maxPayload);
-  const out = new Uint8Array(HEADER_SIZE + payload.length);
+  const out = allocate(HEADER_SIZE + payload.length);
   writeHeader(out, 0, version, payload.length);
   out.set(payload, HEADER_SIZE);
   return out;
@@ -61,4 +62,15 @@ function checkLength(length: number, max: number): void {
   if (length > max || length > MAX_PAYLOAD) {
     throw new NproError('FRAME_TOO_LARGE', `frame payload of ${length} bytes exceeds the limit of ${Math.min(max, MAX_PAYLOAD)}`);
   }
+}
+
+/**
+ * `length` bytes for a writer that fills every one of them. V8 keeps typed arrays of up to 64 bytes
+ * on its heap (cheap); up to 4 KiB, a view of Node's shared pool (uninitialised) is several times
+ * cheaper than a new zeroed ArrayBuffer. Callers always get a plain Uint8Array.
+ */
+function allocate(length: number): Uint8Array {
+  if (length <= 64 || length >= 4096) return new Uint8Array(length);
+  const b = Buffer.allocUnsafe(length);
+  return new Uint8Array(b.buffer, b.byteOffset, length);
 }

@@ -56,6 +56,6 @@ export function isAllZero(a: Uint8Array): boolean {
 
 export const utf8Encoder = new TextEncoder();
 /** Fatal decoder: invalid UTF-8 throws. */
-export const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+export const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Lossy decoder: invalid sequences become U+FFFD. */
-export const utf8LossyDecoder = new TextDecoder('utf-8');
+export const utf8LossyDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
