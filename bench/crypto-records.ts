@@ -140,7 +140,6 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
     };
     ratio('npro (node) / raw node:crypto', 0, 1, 'median of per-run ratios, runs side by side');
     ratio('npro node / noble provider', 0, 2, 'same records, two providers');
-    ratio('npro (node + sealInto) / raw node:crypto', 3, 1, 'with the proposed provider capability');
   }
   return rows;
 }
