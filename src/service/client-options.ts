@@ -12,6 +12,8 @@
  *   up by accident), created with mode 0600 if absent; else one fresh key per process.
  * - TLS: `tls` options over `tls.ca_file`, `tls.cert_file` / `tls.key_file` (the client certificate,
  *   for mutual TLS), `tls.server_name`, `tls.min_version`.
+ * - Protocol: the client speaks v2 only; `security.protocol = "v1"` is refused (`CONFIG_INVALID`),
+ *   and with `"v1+v2"` it never falls back to v1 (protocol.md preamble).
  * - Heartbeats: a `Ping` after `client.heartbeat_interval` of silence; the connection is dropped
  *   (`HEARTBEAT_TIMEOUT`) when nothing arrives for `heartbeatTimeoutMs` after it, by default
  *   `server.heartbeat_timeout` of the same configuration (the client table has no such key).
@@ -27,8 +29,8 @@ import { generateKeyPair, loadOrCreateKeyFile, type KeyPair } from '../utils/key
 import { createLogger, type Logger } from '../utils/logger.js';
 import { systemTimers, wallClock, type Timers } from '../utils/timers.js';
 import {
-  checkTimeout, checkTransport, compressionOf, decodableFeatures, endpointOf, plaintextAllowed, resolveConfig, schedulerOf,
-  tlsVersion, type SessionHooks,
+  checkTimeout, checkTransport, compressionOf, decodableFeatures, endpointOf, invalid, plaintextAllowed, resolveConfig,
+  schedulerOf, tlsVersion, type SessionHooks,
 } from './options.js';
 import type { Scheduler } from './outbound.js';
 
@@ -98,6 +100,9 @@ export async function resolveClientSettings(
   options: ClientOptions,
 ): Promise<{ settings: ClientSettings; ownLogger: Logger | null }> {
   const config = resolveConfig(options.config);
+  if (config.security.protocol === 'v1') {
+    throw invalid('security.protocol', '"v1" is served by the daemon; Client speaks v2 (with "v1+v2" it never falls back to v1)');
+  }
   const text = endpointText ?? config.client.address;
   const field = endpointText === undefined ? 'client.address' : 'endpoint';
   const endpoint = endpointOf(text, field);

@@ -8,6 +8,9 @@
  * - The first inbound record: a failure to decrypt it (or, with plaintext records, a frame starting
  *   with `7F`) is the server refusing the session after AUTH: `HANDSHAKE_FAILED`. TOFU keys are
  *   stored only once it decrypts.
+ * - Deadlines: the handshake (with the connect) within `client.connection_timeout`; a frame from its
+ *   first byte to its last within `server.frame_timeout` of the same configuration (the client table
+ *   has no such key).
  * - Endings reported to the client: the server's `Disconnect` (pending requests fail
  *   `CONNECTION_CLOSED`, or the code of a `Failure{0}` in the same record), a FIN or a close without
  *   it (`TRUNCATED`), a fatal error of either side, a write blocked for `client.operation_timeout`

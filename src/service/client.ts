@@ -133,7 +133,10 @@ export class Client extends TypedEmitter<ClientEvents> implements ClientSessionH
     return { ...this.#stats, droppedMessages: this.#inbox.dropped, bytes: { ...this.#stats.bytes } };
   }
 
-  /** Sends a request and resolves with the response payload. */
+  /**
+   * Sends a request and resolves with the response payload. The payload is not copied: leave it
+   * unchanged until the request settles.
+   */
   request(command: string, payload: Uint8Array | string = new Uint8Array(0), options: RequestOptions = {}): Promise<Uint8Array> {
     if (this.#state !== 'open') return Promise.reject(closedError());
     if (typeof command !== 'string' || command === '') {
@@ -454,9 +457,12 @@ export class Client extends TypedEmitter<ClientEvents> implements ClientSessionH
   /** The client cannot go on (reconnecting gave up, a permanent error, no auto_reconnect). */
   #terminate(error: NproError): void {
     if (this.#state !== 'open') return;
+    // Closing first: the sessions closed below hand their requests back, to be failed, not retried.
+    this.#state = 'closing';
+    this.#wake?.();
     this.#s.log.debug({ code: error.code, err: error.message }, 'client closed');
     this.#failWaiting(error);
-    for (const s of this.#sessions) void s.close();
+    for (const s of [...this.#sessions]) void s.close();
     this.#finalize(error, true);
   }
 

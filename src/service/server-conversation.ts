@@ -58,6 +58,8 @@ export class V2Conversation implements Conversation, OutboundHost {
   #goAwayLastId = -1;
   #drainTimer: TimerHandle | null = null;
   #recordTime = -1;
+  /** Asynchronous handlers running (requests and Custom): while any runs, the idle timer waits. */
+  #busy = 0;
 
   constructor(host: ServerSession, result: ServerHandshakeResult) {
     this.#host = host;
@@ -193,16 +195,26 @@ export class V2Conversation implements Conversation, OutboundHost {
     }
     if (this.#recordTime < 0) this.#recordTime = this.#host.timers.now();
     const entry = new InFlight(id, context, this.#recordTime);
-    if (this.#inflight.size === 0) this.#idle.requestStarted();
+    this.#handlerStarted();
     this.#inflight.set(id, entry);
-    void outcome.then((o) => this.#requestDone(entry, o));
+    void outcome.then((o) => this.#guard(() => this.#requestDone(entry, o)));
+  }
+
+  /** Runs a completion; should it throw (a bug), the session fails instead of the process. */
+  #guard(run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.#host.log.error({ err }, 'internal error while completing a handler');
+      this.fail('PROTOCOL_ERROR', 'internal error');
+    }
   }
 
   #requestDone(entry: InFlight, outcome: HandlerOutcome): void {
     if (entry.done) return;
     entry.done = true;
     this.#inflight.delete(entry.id);
-    if (this.#inflight.size === 0) this.#idle.requestSettled();
+    this.#handlerSettled();
     this.#host.settings.stats.latency.record(this.#host.timers.now() - entry.start);
     this.#reply(entry.id, outcome, entry.context);
     this.#settled();
@@ -228,7 +240,7 @@ export class V2Conversation implements Conversation, OutboundHost {
     entry.done = true;
     entry.context.abort(new NproError('CANCELLED', `request ${id} was cancelled by the client`));
     this.#inflight.delete(id);
-    if (this.#inflight.size === 0) this.#idle.requestSettled();
+    this.#handlerSettled();
     this.#host.settings.stats.error('CANCELLED');
     this.outbound.push(failure(id, 'CANCELLED', 'cancelled by the client'));
     this.#settled();
@@ -243,10 +255,22 @@ export class V2Conversation implements Conversation, OutboundHost {
     }
     const slot = new ReplySlot(context);
     this.#ordered.reserve(slot);
-    void outcome.then((o) => {
-      this.#ordered.fill(slot, this.#customReply(command, o, context));
-      this.#settled();
-    });
+    this.#handlerStarted();
+    void outcome.then((o) =>
+      this.#guard(() => {
+        this.#handlerSettled();
+        this.#ordered.fill(slot, this.#customReply(command, o, context));
+        this.#settled();
+      }),
+    );
+  }
+
+  #handlerStarted(): void {
+    if (this.#busy++ === 0) this.#idle.requestStarted();
+  }
+
+  #handlerSettled(): void {
+    if (--this.#busy === 0) this.#idle.requestSettled();
   }
 
   #customReply(command: string, outcome: HandlerOutcome, context: RequestContext): Message {

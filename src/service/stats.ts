@@ -68,8 +68,8 @@ export interface DaemonStats {
     in: number;
     out: number;
     /**
-     * Bytes handed to sockets and not yet taken by the kernel, summed over the open connections, plus
-     * the messages waiting to be sealed: what a slow reader makes the daemon hold (behaviour.md §4).
+     * Bytes handed to sockets and not yet taken by the kernel, summed over the open connections:
+     * what slow readers make the daemon hold (behaviour.md §4).
      */
     queued: number;
   };

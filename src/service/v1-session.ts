@@ -143,7 +143,14 @@ export class V1Conversation implements Conversation, OutboundHost {
     }
     const slot = new ReplySlot(context);
     this.#ordered.reserve(slot);
-    void outcome.then((o) => this.#customDone(command, o, slot));
+    void outcome.then((o) => {
+      try {
+        this.#customDone(command, o, slot);
+      } catch (err) {
+        this.#host.log.error({ err }, 'internal error while completing a handler');
+        this.fail('PROTOCOL_ERROR', 'internal error');
+      }
+    });
   }
 
   #customDone(command: string, outcome: HandlerOutcome, slot: ReplySlot | null): void {
