@@ -16,6 +16,7 @@ export const GROUPS: Record<string, readonly string[]> = {
   'crypto-primitives': ['./crypto-primitives.js'],
   rpc: ['./rpc.js'],
   connections: ['./connections.js'],
+  pool: ['./pool.js'],
 };
 
 interface Args {

@@ -54,3 +54,12 @@ export type { CryptoProvider } from '../utils/crypto/index.js';
 // Transports (endpoint URLs).
 export { parseEndpoint, formatEndpoint } from '../transport/index.js';
 export type { Endpoint } from '../transport/index.js';
+
+// Connection pool (behaviour.md §1, §3 [pool], §4 Pool).
+export { ConnectionPool } from './pool.js';
+export { CircuitBreaker, BREAKER_STATES } from './breaker.js';
+export type { BreakerState, BreakerOptions } from './breaker.js';
+export { CONNECTION_FAILURES, RETRY_FAILURES } from './pool-options.js';
+export type {
+  AcquireOptions, LookupAddress, PoolConnection, PoolEndpointStats, PoolHooks, PoolLease, PoolOptions, PoolStats, PoolTarget,
+} from './pool-options.js';

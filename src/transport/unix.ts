@@ -14,7 +14,14 @@
  *    in which the umask's mode applies.
  * 3. `close()` removes the file if it is still ours (same inode). In the direct fallback the
  *    event loop (libuv) itself unlinks the path when the socket closes, whatever file is there.
+ * 4. In a `node:cluster` worker, `listen()` is carried out by the primary process, which binds the
+ *    path once and shares that socket with every worker listening on the same path. Steps 1–2 would
+ *    see the first worker's socket as live, so a worker binds the path directly and chmods it (the
+ *    direct fallback's one-call window); the stale probe of step 1 is the primary's, run once
+ *    before it forks ({@link clearStale}, used by src/service/workers.ts). The primary's socket,
+ *    and with it the file (unlinked by libuv), goes when the last worker stops listening.
  */
+import cluster from 'node:cluster';
 import net from 'node:net';
 import { chmod, link, lstat, mkdtemp, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -71,7 +78,7 @@ function probe(path: string): Promise<'live' | 'stale' | Error> {
 }
 
 /** Removes a stale socket file at `path`; throws `ADDRESS_IN_USE` for anything else there. */
-async function clearStale(path: string, url: string): Promise<void> {
+export async function clearStale(path: string, url: string): Promise<void> {
   let before;
   try {
     before = await lstat(path);
@@ -159,6 +166,10 @@ export async function listenUnix(endpoint: UnixEndpoint, options: ListenOptions 
   try {
     if (endpoint.abstract) {
       await listenServer(server, { path: socketPath(endpoint), backlog });
+    } else if (cluster.isWorker) {
+      // Step 4 of the module comment: the primary binds and owns the file.
+      await listenServer(server, { path: endpoint.path, backlog });
+      await chmod(endpoint.path, options.unixMode ?? 0o600);
     } else {
       await clearStale(endpoint.path, url);
       removeFile = await bindPath(server, endpoint.path, options, url);

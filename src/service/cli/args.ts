@@ -82,11 +82,17 @@ function describeParseError(err: unknown): string {
   return message.split('. To specify a positional argument')[0]!.replace(/\.$/, '');
 }
 
-/** A positive integer option (`--count`, `--days`, `--timeout`), or a usage error naming it. */
-export function positiveInt(command: string, name: string, text: string | undefined, fallback: number): number {
+/**
+ * A positive integer option (`--count`, `--days`, `--timeout`, `--workers`), at most `max` when
+ * given, or a usage error naming it.
+ */
+export function positiveInt(command: string, name: string, text: string | undefined, fallback: number, max?: number): number {
   if (text === undefined) return fallback;
   if (!/^[0-9]+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
     throw new UsageError(`${command}: --${name} takes a positive integer, got ${JSON.stringify(text)}`, command);
+  }
+  if (max !== undefined && Number(text) > max) {
+    throw new UsageError(`${command}: --${name} takes a positive integer up to ${max}, got ${text}`, command);
   }
   return Number(text);
 }

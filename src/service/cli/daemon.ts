@@ -5,12 +5,18 @@
  * endpoints and public key, and runs until SIGINT or SIGTERM. The command installs the signal
  * handlers (the library installs none): the first signal drains gracefully within
  * `server.shutdown_timeout` and exits 0; a second one stops waiting and closes at once.
+ *
+ * `--workers N` (default: the cores available, `os.availableParallelism()`) runs N worker processes
+ * behind the same endpoints, supervised by this one (src/service/workers.ts): the key is loaded
+ * here once and the endpoints and key are printed once. `--workers 1` serves in this process, with
+ * no supervisor. Workers that crash-loop stop the daemon with exit 1.
  */
 import { NproError } from '../../core/errors.js';
 import { loadOrCreateKeyFile } from '../../utils/keys.js';
 import { createLogger } from '../../utils/logger.js';
 import { Daemon } from '../daemon.js';
-import { endpointArg, list, parseCommand } from './args.js';
+import { defaultWorkerCount, MAX_WORKERS, startWorkers, type WorkerGroup } from '../workers.js';
+import { endpointArg, list, parseCommand, positiveInt } from './args.js';
 import { loadCliConfig } from './config-cmd.js';
 import { showHelp } from './help.js';
 import { EXIT, println, STOP_SIGNALS, type CliIo, type ExitCode, type StopSignal } from './io.js';
@@ -18,6 +24,7 @@ import { EXIT, println, STOP_SIGNALS, type CliIo, type ExitCode, type StopSignal
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
   listen: { type: 'string', short: 'l', multiple: true },
+  workers: { type: 'string', short: 'w' },
 } as const;
 
 /**
@@ -60,6 +67,7 @@ export async function daemonCommand(args: readonly string[], io: CliIo): Promise
   const { values } = parseCommand('daemon', args, OPTIONS, { min: 0, max: 0 });
   if (values.help === true) return showHelp(io, 'daemon');
   const listen = list(values.listen).map((url) => endpointArg('daemon', url, true));
+  const workers = positiveInt('daemon', 'workers', values.workers, defaultWorkerCount(), MAX_WORKERS);
   const config = loadCliConfig(io, values.config);
 
   const signals = stopSignals(io);
@@ -75,22 +83,21 @@ export async function daemonCommand(args: readonly string[], io: CliIo): Promise
       throw err;
     }
     if (key.created) println(io.stdout, `generated a new static key in ${config.security.key_file} (mode 0600)`);
-    const daemon = await Daemon.start({
-      config,
-      logger,
-      staticSecret: key.secretKey,
-      ...(listen.length > 0 ? { listen } : {}),
-    });
-    for (const address of daemon.addresses) println(io.stdout, `npro daemon listening on ${address}`);
-    println(io.stdout, `public key: ${daemon.publicKey}`);
+    const options = { config, logger, staticSecret: key.secretKey, ...(listen.length > 0 ? { listen } : {}) };
+    const server: Daemon | WorkerGroup = workers === 1 ? await Daemon.start(options) : await startWorkers({ ...options, workers });
+    for (const address of server.addresses) println(io.stdout, `npro daemon listening on ${address}`);
+    println(io.stdout, `public key: ${server.publicKey}`);
 
-    const signal = await signals.first;
+    // A worker group may also end by itself (its workers crash-looped): that is a runtime error.
+    const ended = server instanceof Daemon ? new Promise<never>(() => undefined) : server.closed;
+    const signal = await Promise.race([signals.first, ended]);
+    if (typeof signal !== 'string') throw signal ?? new NproError('INVALID_STATE', 'the workers stopped');
     log.info({ signal }, `${signal} received: shutting down (a second signal closes at once)`);
     signals.onRepeat((again) => {
       log.warn({ signal: again }, `${again} received again: closing every connection now`);
-      void daemon.shutdown({ timeoutMs: 0 }).catch(() => undefined);
+      void server.shutdown({ timeoutMs: 0 }).catch(() => undefined);
     });
-    await daemon.shutdown({ timeoutMs: config.server.shutdown_timeout });
+    await server.shutdown({ timeoutMs: config.server.shutdown_timeout });
     log.info('daemon stopped');
     return EXIT.OK;
   } finally {

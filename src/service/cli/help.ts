@@ -31,17 +31,23 @@ working directory) and required on every later connection to that URL. Over tls:
 certificate authenticates the server (tls.ca_file names the CA).`;
 
 export const COMMAND_USAGE: Record<string, string> = {
-  daemon: `Usage: npro daemon [--config FILE] [--listen URL]...
+  daemon: `Usage: npro daemon [--config FILE] [--listen URL]... [--workers N]
 
 Runs the daemon until SIGINT or SIGTERM, then shuts down gracefully (server.shutdown_timeout) and
 exits 0. Prints each endpoint it listens on and its public key. The static key is read from
 security.key_file (.npro/server.key under the working directory), generated with mode 0600 on the
 first start. Logs as [logging] configures.
 
+With N workers, N processes serve the same endpoints with the same key and configuration; this
+process accepts each connection and hands it to the next worker. A worker that dies is started
+again (with a backoff); more than 10 restarts within a minute stop the daemon (exit 1). Each
+worker's log lines carry "worker": its number.
+
 Options:
 ${configOption(22)}
   -l, --listen URL    an endpoint to listen on, instead of server.address (repeatable):
-                      tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH, unix://@NAME (port 0 = any free port)`,
+                      tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH, unix://@NAME (port 0 = any free port)
+  -w, --workers N     worker processes (default: the number of cores; 1 = serve in this process)`,
 
   call: `Usage: npro call URL COMMAND [PAYLOAD] [options]
 
