@@ -15,9 +15,11 @@
  *   breaker is closed (ties rotate over the endpoints). When every connection has something in
  *   flight and an endpoint is below `pool.max_size`, one more connection is opened there (one at a
  *   time per endpoint) while the request goes to the least-loaded one; with no connection at all it
- *   waits for one. A connection that received `GoAway` takes nothing new and closes once drained.
+ *   waits for one. A connection that received `GoAway` takes nothing new and closes once drained;
+ *   the requests it refused unprocessed (above `last_id`) are sent again elsewhere, idempotent or
+ *   not (up to 3 times).
  * - Deadlines (`timeoutMs`, default `client.response_timeout`) cover the wait for a connection and
- *   both attempts: `DEADLINE_EXCEEDED`, or `POOL_EXHAUSTED` when it never got a connection because
+ *   every attempt: `DEADLINE_EXCEEDED`, or `POOL_EXHAUSTED` when it never got a connection because
  *   every endpoint was at `max_size` with its connections leased or draining. A request marked
  *   `idempotent` that fails for a reason in `RETRY_FAILURES` is sent once more, on another endpoint
  *   when one is healthy; any other request fails with its code. A connect that fails while a

@@ -14,6 +14,7 @@ import type { PoolOptions } from '../../src/service/pool-options.js';
 import type { NetworkConfigInput } from '../../src/utils/config/index.js';
 import { silentLogger } from '../../src/utils/logger.js';
 import { ManualTimers } from '../../src/utils/timers.js';
+import { RawServer } from '../helpers/raw-peer.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { Resources, keyPair, rejection, sleep, text, until } from '../helpers/service.js';
 
@@ -330,6 +331,29 @@ describe('requests and closing', () => {
     expect((await late).code).toBe('DEADLINE_EXCEEDED');
     await until(() => signals[0]!.aborted, 2000, 'the Cancel');
     expect(pool.stats().totals.inFlight).toBe(0);
+  });
+
+  test('a request the server refused unprocessed (above GoAway last_id) is sent again, even when not idempotent', async () => {
+    const server = await RawServer.listen();
+    r.add(() => server.close());
+    const first = server.nextConnection().then((s) => server.accept(s));
+    const { pool } = await poolOf(server.url, server.publicKey, { min_size: 1, max_size: 1 });
+    const s1 = await first;
+    const kept = pool.request('A', 'one');
+    const refused = pool.request('B', 'two');
+    const seen = [(await s1.receiveUntil('Request')).found, (await s1.receiveUntil('Request')).found] as { id: number; command: string }[];
+    expect(seen.map((m) => [m.id, m.command])).toEqual([[1, 'A'], [2, 'B']]);
+    const second = server.nextConnection().then((s) => server.accept(s));
+    s1.send([{ type: 'GoAway', lastId: 1, reason: 'test' }]);
+    await sleep(20);
+    s1.send([{ type: 'Response', id: 1, payload: new TextEncoder().encode('A done') }, { type: 'Disconnect' }]);
+    expect(text(await kept)).toBe('A done');
+    const s2 = await second;
+    const again = (await s2.receiveUntil('Request')).found as { id: number; command: string; payload: Uint8Array };
+    expect([again.id, again.command, text(again.payload)]).toEqual([1, 'B', 'two']);
+    s2.send([{ type: 'Response', id: 1, payload: new TextEncoder().encode('B done') }]);
+    expect(text(await refused)).toBe('B done');
+    expect(pool.stats().counters.retries).toBe(0);
   });
 
   test('close() drains: in-flight requests finish, new and waiting calls fail CONNECTION_CLOSED, then everything closes', async () => {
