@@ -36,7 +36,8 @@ export interface ChoiceContext<C extends PoolConnection> {
 }
 
 export function choose<C extends PoolConnection>(w: Waiter<C>, ctx: ChoiceContext<C>): Choice<C> {
-  const healthy = ctx.endpoints.filter((e) => e.breaker.allows);
+  const all = ctx.endpoints;
+  const healthy = all.every((e) => e.breaker.allows) ? all : all.filter((e) => e.breaker.allows);
   if (healthy.length === 0) return { kind: 'fail', error: w.lastError ?? circuitOpen(ctx.endpoints) };
   const avoid = w.kind === 'request' ? w.avoid : null;
   const candidates = avoid !== null && healthy.length > 1 && healthy.includes(avoid) ? healthy.filter((e) => e !== avoid) : healthy;

@@ -36,8 +36,6 @@ export class PoolRequest<C extends PoolConnection> implements Waiting<C> {
   avoid: PoolEndpoint<C> | null = null;
   /** The connection it is in flight on. */
   conn: PooledConnection<C> | null = null;
-  /** Cancels the attempt in flight (deadline, signal, pool closed). */
-  controller: AbortController | null = null;
 
   constructor(
     readonly command: string,

@@ -45,7 +45,7 @@ import { Client, type RequestOptions } from './client.js';
 import { resolveClientSettings } from './client-options.js';
 import { DeadlineQueue } from './deadlines.js';
 import { checkTimeout, resolveConfig } from './options.js';
-import { choose, exhausted } from './pool-choice.js';
+import { choose, exhausted, type ChoiceContext } from './pool-choice.js';
 import { PoolCore, asNproError } from './pool-core.js';
 import { PoolEndpoint, type PooledConnection } from './pool-endpoint.js';
 import { RETRY_FAILURES, type AcquireOptions, type PoolConnection, type PoolLease, type PoolOptions, type PoolStats, type PoolTarget } from './pool-options.js';
@@ -59,7 +59,7 @@ export class ConnectionPool<C extends PoolConnection = Client> extends PoolCore<
   #waiting: Waiter<C>[] = [];
   #pumping = false;
   #pumpAgain = false;
-  #rotate = 0;
+  readonly #choice: ChoiceContext<C> = { endpoints: [], maxSize: 0, rotate: 0, gone: (c) => this.retire(c, 'goaway') };
   #starting: Promise<void> | null = null;
   #closing: Promise<void> | null = null;
 
@@ -74,6 +74,7 @@ export class ConnectionPool<C extends PoolConnection = Client> extends PoolCore<
     this.#options = options;
     this.#ownLogger = ownLogger;
     this.#deadlines = new DeadlineQueue(this.timers, (w) => this.#expired(w));
+    this.#choice.maxSize = config.pool.max_size;
   }
 
   /** A started pool: endpoints resolved, `pool.min_size` connections attempted on each. */
@@ -207,7 +208,10 @@ export class ConnectionPool<C extends PoolConnection = Client> extends PoolCore<
 
   /** Serves `w` now (pool-choice.ts): true when it was sent, leased or failed; false to keep it waiting. */
   #serve(w: Waiter<C>): boolean {
-    const choice = choose(w, { endpoints: this.endpoints, maxSize: this.config.pool.max_size, rotate: this.#rotate++, gone: (c) => this.retire(c, 'goaway') });
+    const ctx = this.#choice;
+    ctx.endpoints = this.endpoints;
+    ctx.rotate++;
+    const choice = choose(w, ctx);
     if (choice.kind === 'fail') {
       this.#settle(w, choice.error);
       return true;
@@ -234,9 +238,10 @@ export class ConnectionPool<C extends PoolConnection = Client> extends PoolCore<
     r.conn = conn;
     conn.inFlight++;
     conn.endpoint.inFlight++;
-    const controller = new AbortController();
-    r.controller = controller;
-    conn.client.request(r.command, r.payload, { timeoutMs: Infinity, signal: controller.signal }).then(
+    // The connection enforces the same deadline and signal (and sends `Cancel`); the pool's own
+    // deadline covers the wait for a connection, and settles first when both fire.
+    const timeoutMs = Math.max(1, r.deadline - this.timers.now());
+    conn.client.request(r.command, r.payload, r.signal === undefined ? { timeoutMs } : { timeoutMs, signal: r.signal }).then(
       (bytes) => {
         this.#attemptDone(r, conn);
         if (this.state === 'open') conn.endpoint.breaker.success();
@@ -247,10 +252,7 @@ export class ConnectionPool<C extends PoolConnection = Client> extends PoolCore<
   }
 
   #attemptDone(r: PoolRequest<C>, conn: PooledConnection<C>): void {
-    if (r.conn === conn) {
-      r.conn = null;
-      r.controller = null;
-    }
+    if (r.conn === conn) r.conn = null;
     conn.inFlight--;
     conn.endpoint.inFlight--;
     conn.lastUsed = this.timers.now();
@@ -266,7 +268,8 @@ export class ConnectionPool<C extends PoolConnection = Client> extends PoolCore<
     this.requestFailedOn(conn, error);
     this.#attemptDone(r, conn);
     if (r.settled) return;
-    const open = this.state === 'open' && this.timers.now() < r.deadline;
+    // Time must be left: a `DEADLINE_EXCEEDED` at the deadline is the request's own (no retry).
+    const open = this.state === 'open' && this.timers.now() < r.deadline - RETRY_MARGIN_MS;
     if (open && r.refusals < MAX_REFUSALS && refusedUnprocessed(conn, error)) {
       r.refusals++;
       this.#dispatch(r);
@@ -298,7 +301,7 @@ export class ConnectionPool<C extends PoolConnection = Client> extends PoolCore<
       w.onAbort = null;
     }
     if (!expired) this.#deadlines.settled(w);
-    if (result instanceof NproError) w.reject(result);
+    if (NproError.is(result)) w.reject(result);
     else if (w.kind === 'request') w.resolve(result as Uint8Array);
     else w.resolve(result as PoolLease<C>);
   }
@@ -313,13 +316,11 @@ export class ConnectionPool<C extends PoolConnection = Client> extends PoolCore<
       ? new NproError('POOL_EXHAUSTED', `no connection became available for ${w.command} before its deadline`)
       : new NproError('DEADLINE_EXCEEDED', `no response to ${w.command} before its deadline`);
     this.#settle(w, error, true);
-    w.controller?.abort(error);
   }
 
   #aborted(w: Waiter<C>): void {
     const error = new NproError('CANCELLED', `the ${w.kind} was aborted`, { cause: w.signal?.reason });
     this.#settle(w, error);
-    if (w.kind === 'request') w.controller?.abort(error);
   }
 
   // ── PoolCore ───────────────────────────────────────────────────────────────────────────────
@@ -375,6 +376,9 @@ export class ConnectionPool<C extends PoolConnection = Client> extends PoolCore<
     await this.#ownLogger?.close();
   }
 }
+
+/** A retry needs at least this much time left before the request's deadline (ms). */
+const RETRY_MARGIN_MS = 5;
 
 /** Times a request refused unprocessed (GoAway) is sent again, whatever its idempotency. */
 const MAX_REFUSALS = 3;
