@@ -1,21 +1,20 @@
 /**
  * Bench group `pool` (`npm run bench -- pool`): requests/s through a `ConnectionPool` of 8
  * connections to one endpoint of `npro daemon --workers 1` and of `npro daemon --workers 2`, 64 B
- * `ECHO` requests with 256 in flight over the pool, in one run. Two more pairs of figures explain
- * them:
- *
- * - the same load on 8 plain `Client`s taken in turn (no pool), against the same two daemons;
- * - a `WORK` command whose handler spends about 100 µs of CPU (50 rounds of SHA-256) before echoing,
- *   served by `startWorkers()` with 1 and 2 workers and this module as `dispatcherModule`
- *   (`node dist/bench/pool.js daemon N`): the daemon, not the client, bounds that load.
+ * `ECHO` requests with 256 in flight over the pool, in one run. A second pair has the daemon, not
+ * the client, bound the load: a `WORK` command whose handler spends about 100 µs of CPU (50 rounds
+ * of SHA-256) before echoing, served by `startWorkers()` with 1 and 2 workers and this module as
+ * `dispatcherModule` (`node dist/bench/pool.js daemon N`).
  *
  * Processes: each daemon runs in a temporary directory; the client is this file compiled, forked
- * from dist/bench/ (`pool.js client`), holding a pool (and 8 clients) per daemon. The daemons run
+ * from dist/bench/ (`pool.js client`), holding a pool per daemon. The daemons run
  * side by side and the client alternates between the cases run by run, reversing the order every
  * round (A B C …, … C B A), so that a change in the machine's other load falls on every case alike.
  * For each run the parent reads the CPU time the daemon's processes (primary and workers, from
- * /proc) and the client used, to show which side bounds it. Every loop stops at its time or at
- * `MAX_OPS`; every process is killed by pid if it outlives the bench.
+ * /proc) and the client used, to show which side bounds it. Before and after, it measures how much
+ * CPU the machine gives one and two busy processes (`pool.js spin`): on a shared machine that, not
+ * the core count, is the ceiling of what a second worker can add. Every loop stops at its time or
+ * at `MAX_OPS`; every process is killed by pid if it outlives the bench.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -24,7 +23,6 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Dispatcher } from '../src/protocol/dispatcher.js';
-import { Client } from '../src/service/client.js';
 import { ConnectionPool } from '../src/service/pool.js';
 import { startWorkers } from '../src/service/workers.js';
 import { generateKeyPair } from '../src/utils/keys.js';
@@ -39,22 +37,18 @@ const MAX_OPS = 5_000_000;
 const WORK_ROUNDS = 50;
 const START_TIMEOUT_MS = 30_000;
 
-/** One measured case: which daemon (CLI with ECHO, or startWorkers with WORK), how many workers, how the client sends. */
+/** One measured case: which daemon (`npro daemon` with ECHO, or startWorkers with WORK) and how many workers. */
 interface Case {
   daemon: 'cli' | 'work';
   workers: number;
-  via: 'pool' | 'clients';
 }
 const CASES: readonly Case[] = [
-  { daemon: 'cli', workers: 1, via: 'pool' },
-  { daemon: 'cli', workers: 2, via: 'pool' },
-  { daemon: 'cli', workers: 1, via: 'clients' },
-  { daemon: 'cli', workers: 2, via: 'clients' },
-  { daemon: 'work', workers: 1, via: 'pool' },
-  { daemon: 'work', workers: 2, via: 'pool' },
+  { daemon: 'cli', workers: 1 },
+  { daemon: 'cli', workers: 2 },
+  { daemon: 'work', workers: 1 },
+  { daemon: 'work', workers: 2 },
 ];
-const keyOf = (c: Case): string => `${c.daemon}-${c.workers}-${c.via}`;
-const daemonKey = (c: { daemon: string; workers: number }): string => `${c.daemon}-${c.workers}`;
+const keyOf = (c: Case): string => `${c.daemon}-${c.workers}`;
 
 interface Target {
   daemon: Case['daemon'];
@@ -157,6 +151,31 @@ function cpuMsOf(pids: readonly number[]): number {
   return total;
 }
 
+/** Cores used, together, by `procs` processes that spin for `ms` (`pool.js spin MS`). */
+async function capacity(procs: number, ms: number): Promise<number> {
+  const used = await Promise.all(
+    Array.from({ length: procs }, () => {
+      const child = fork(here, ['spin', String(ms)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      live.add(child);
+      return new Promise<number>((resolve, reject) => {
+        child.once('message', (m: { cores: number }) => resolve(m.cores));
+        child.once('exit', (code) => reject(new Error(`spin child exited (${code})`)));
+      });
+    }),
+  );
+  return used.reduce((a, b) => a + b, 0);
+}
+
+/** The `spin MS` mode: a busy loop, reporting the cores it got. */
+function spinMain(ms: number): void {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  let x = 0;
+  while (performance.now() - start < ms) for (let i = 0; i < 10_000; i++) x = (x + i) % 7919;
+  const used = process.cpuUsage(cpu);
+  process.send!({ cores: (used.user + used.system) / 1000 / (performance.now() - start), x }, undefined, {}, () => process.exit(0));
+}
+
 // ── the bench module ────────────────────────────────────────────────────────────────────────────
 
 interface RunFigure {
@@ -173,9 +192,17 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   const cwd = mkdtempSync(join(tmpdir(), 'npro-bench-pool-'));
   const daemons = new Map<string, RunningDaemon>();
   const figures = new Map<string, RunFigure[]>(CASES.map((c) => [keyOf(c), []]));
+  const spinMs = opts.quick ? 200 : 1000;
+  const capacityRow = async (when: string): Promise<BenchRow> => {
+    const one = await capacity(1, spinMs);
+    const two = await capacity(2, spinMs);
+    opts.log(`pool: cores given to busy processes ${when}: 1 → ${one.toFixed(2)}, 2 → ${two.toFixed(2)}`);
+    return { group: 'pool', name: `CPU cores the machine gave 2 busy processes at once, ${when}`, value: two, unit: 'cores', note: `1 busy process alone: ${one.toFixed(2)}` };
+  };
+  const capacityRows = [await capacityRow('before the runs')];
   try {
     for (const c of CASES) {
-      if (!daemons.has(daemonKey(c))) daemons.set(daemonKey(c), await startDaemon(c.daemon, c.workers, join(cwd, daemonKey(c))));
+      daemons.set(keyOf(c), await startDaemon(c.daemon, c.workers, join(cwd, keyOf(c))));
     }
     opts.log(`pool: daemons up (${[...daemons].map(([k, d]) => `${k}: pids ${d.pids.join(', ')}`).join('; ')})`);
     const client = fork(here, ['client'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -184,11 +211,11 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
     const done = new Promise<void>((resolve, reject) => {
       client.on('message', (m: FromClient) => {
         if (m.type === 'begin') {
-          before = { server: cpuMsOf(daemons.get(daemonKey(m))!.pids), at: performance.now() };
+          before = { server: cpuMsOf(daemons.get(keyOf(m))!.pids), at: performance.now() };
           client.send({ type: 'go' } satisfies ToClient);
         } else if (m.type === 'end') {
           const wall = performance.now() - before.at;
-          const served = (cpuMsOf(daemons.get(daemonKey(m))!.pids) - before.server) / wall;
+          const served = (cpuMsOf(daemons.get(keyOf(m))!.pids) - before.server) / wall;
           const fig = { rate: m.ops / (m.ms / 1000), clientCores: m.cpuMs / m.ms, serverCores: served };
           figures.get(keyOf(m))!.push(fig);
           opts.log(`pool: ${keyOf(m)}: ${Math.round(fig.rate)} req/s (client ${fig.clientCores.toFixed(2)} cores, daemon ${fig.serverCores.toFixed(2)} cores)`);
@@ -204,11 +231,13 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
     } finally {
       clearTimeout(timer);
     }
+    capacityRows.push(await capacityRow('after the runs'));
   } finally {
     await Promise.all([...daemons.values()].map(stopDaemon));
     rmSync(cwd, { recursive: true, force: true });
   }
-  return rows(figures, `${runs} runs of ${runMs} ms each after ${warmMs} ms warm-up; load average at start ${load}`);
+  const method = `${runs} runs of ${runMs} ms each after ${warmMs} ms warm-up; load average at start ${load}`;
+  return [...rows(figures, method), ...capacityRows];
 }
 
 function rows(figures: Map<string, RunFigure[]>, method: string): BenchRow[] {
@@ -219,26 +248,20 @@ function rows(figures: Map<string, RunFigure[]>, method: string): BenchRow[] {
     const rates = list.map((f) => f.rate);
     const median = medianOf(rates);
     medians.set(keyOf(c), median);
-    const how = c.via === 'pool' ? `pool of ${CONNECTIONS} conns` : `${CONNECTIONS} Clients in turn (no pool)`;
-    const what = c.daemon === 'cli' ? `ECHO 64 B, ${how} → npro daemon` : `WORK (~100 µs handler) 64 B, ${how} → startWorkers,`;
+    const what = c.daemon === 'cli' ? 'ECHO 64 B → npro daemon' : 'WORK (~100 µs handler) 64 B → startWorkers,';
     out.push({
       group: 'pool',
-      name: `requests/s, ${what} --workers ${c.workers}, ${IN_FLIGHT} in flight`,
+      name: `requests/s, ${what} --workers ${c.workers}, pool of ${CONNECTIONS} conns × ${IN_FLIGHT} in flight`,
       value: median,
       unit: 'req/s',
       spread: median === 0 ? 0 : (Math.max(...rates) - Math.min(...rates)) / median,
       note: `CPU cores used: client ${medianOf(list.map((f) => f.clientCores)).toFixed(2)}, daemon ${medianOf(list.map((f) => f.serverCores)).toFixed(2)}`,
     });
   }
-  const ratios: Array<[string, Omit<Case, 'workers'>]> = [
-    ['ECHO via the pool', { daemon: 'cli', via: 'pool' }],
-    ['ECHO on 8 Clients', { daemon: 'cli', via: 'clients' }],
-    ['WORK via the pool', { daemon: 'work', via: 'pool' }],
-  ];
-  for (const [label, c] of ratios) {
-    const one = medians.get(keyOf({ ...c, workers: 1 })) ?? 0;
-    const two = medians.get(keyOf({ ...c, workers: 2 })) ?? 0;
-    out.push({ group: 'pool', name: `${label}: 2 workers / 1 worker`, value: one === 0 ? 0 : two / one, unit: '×', note: method });
+  for (const daemon of ['cli', 'work'] as const) {
+    const one = medians.get(keyOf({ daemon, workers: 1 })) ?? 0;
+    const two = medians.get(keyOf({ daemon, workers: 2 })) ?? 0;
+    out.push({ group: 'pool', name: `${daemon === 'cli' ? 'ECHO' : 'WORK'}: 2 workers / 1 worker`, value: one === 0 ? 0 : two / one, unit: '×', note: method });
   }
   return out;
 }
@@ -285,13 +308,7 @@ async function clientMain(m: Extract<ToClient, { type: 'run' }>): Promise<void> 
     });
     closers.push(() => pool.close({ timeoutMs: 1000 }));
     if (pool.stats().totals.open !== CONNECTIONS) throw new Error(`pool to ${t.url}: ${pool.stats().totals.open} connections open`);
-    senders.set(keyOf({ ...t, via: 'pool' }), (p) => pool.request(command, p));
-    if (!CASES.some((c) => c.daemon === t.daemon && c.via === 'clients')) continue;
-    const clients: Client[] = [];
-    for (let i = 0; i < CONNECTIONS; i++) clients.push(await Client.connect(t.url, options));
-    closers.push(async () => void (await Promise.all(clients.map((c) => c.close()))));
-    let next = 0;
-    senders.set(keyOf({ ...t, via: 'clients' }), (p) => clients[next++ % CONNECTIONS]!.request(command, p));
+    senders.set(keyOf(t), (p) => pool.request(command, p));
   }
   for (const c of CASES) await load(senders.get(keyOf(c))!, m.warmMs);
   for (let r = 0; r < m.runs; r++) {
@@ -323,6 +340,8 @@ if (process.argv[1] === here && process.argv[2] === 'client' && process.send !==
     else clientMain(m).then(() => process.exit(0), fail);
   });
   process.on('disconnect', () => process.exit(0));
+} else if (process.argv[1] === here && process.argv[2] === 'spin' && process.send !== undefined) {
+  spinMain(Number(process.argv[3]));
 } else if (process.argv[1] === here && process.argv[2] === 'daemon') {
   workDaemonMain(Number(process.argv[3])).then(() => process.exit(0), fail);
 }

@@ -63,3 +63,7 @@ export { CONNECTION_FAILURES, RETRY_FAILURES } from './pool-options.js';
 export type {
   AcquireOptions, LookupAddress, PoolConnection, PoolEndpointStats, PoolHooks, PoolLease, PoolOptions, PoolStats, PoolTarget,
 } from './pool-options.js';
+
+// Every core: one listening address served by several worker processes (`npro daemon --workers N`).
+export { startWorkers, WorkerGroup, MAX_WORKERS, FORCE_MARGIN_MS } from './workers.js';
+export type { WorkersOptions, WorkerGroupEvents } from './workers.js';
