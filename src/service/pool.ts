@@ -381,7 +381,7 @@ export class ConnectionPool<C extends PoolConnection = Client> extends PoolCore<
 const RETRY_MARGIN_MS = 5;
 
 /** Times a request refused unprocessed (GoAway) is sent again, whatever its idempotency. */
-const MAX_REFUSALS = 3;
+const MAX_REFUSALS = 8;
 
 /**
  * The server did not process the request: `CONNECTION_CLOSED` with `retryable` while the connection
