@@ -17,7 +17,7 @@
  *   time per endpoint) while the request goes to the least-loaded one; with no connection at all it
  *   waits for one. A connection that received `GoAway` takes nothing new and closes once drained;
  *   the requests it refused unprocessed (above `last_id`) are sent again elsewhere, idempotent or
- *   not (up to 3 times).
+ *   not (up to 8 times).
  * - Deadlines (`timeoutMs`, default `client.response_timeout`) cover the wait for a connection and
  *   every attempt: `DEADLINE_EXCEEDED`, or `POOL_EXHAUSTED` when it never got a connection because
  *   every endpoint was at `max_size` with its connections leased or draining. A request marked
