@@ -4,40 +4,14 @@
  * gracefully with exit 0, removing its Unix socket. The compiled files in dist/ are rebuilt first
  * only when a source file is newer than its output.
  */
-import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(root, 'bin', 'npro.js');
-
-/** Source files whose compiled output is missing or older than they are. */
-function staleOutputs(): string[] {
-  const stale: string[] = [];
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
-        const out = join(root, 'dist', relative(root, path).replace(/\.ts$/, '.js'));
-        if (!existsSync(out) || statSync(out).mtimeMs < statSync(path).mtimeMs) stale.push(path);
-      }
-    }
-  };
-  walk(join(root, 'src'));
-  return stale;
-}
+import { join } from 'node:path';
+import { bin, ensureBuilt, root } from '../helpers/build.js';
 
 beforeAll(() => {
-  if (staleOutputs().length === 0) return;
-  try {
-    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'pipe' });
-  } catch {
-    // Type errors elsewhere in the tree still emit JavaScript; the freshness check decides.
-  }
-  expect(staleOutputs()).toEqual([]);
+  expect(ensureBuilt()).toEqual([]);
 }, 180_000);
 
 /** The environment of the test process without NETWORK_PROTOCOL_* variables. */
