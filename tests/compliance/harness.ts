@@ -6,18 +6,9 @@
 import { NproError } from '../../src/core/errors.js';
 import type { Connection, Listener } from '../../src/transport/index.js';
 
-/** Rejects with a clear message when `promise` does not settle within `ms`; the timer never leaks. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { within } from '../helpers/async.js';
+
+export { within };
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

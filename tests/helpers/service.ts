@@ -124,17 +124,6 @@ export async function until(condition: () => boolean, ms = 2000, what = 'conditi
   }
 }
 
-/** Rejects when `promise` does not settle within `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number, what = 'promise'): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { within } from '../helpers/async.js';
 
 export const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');

@@ -9,6 +9,7 @@ import { NproError } from '../../../src/core/errors.js';
 import { initCompression, zstdCompress, zstdDecompress } from '../../../src/utils/compression/index.js';
 import {
   ToolDir, expectSameBytes, flipBytes, jsonText, randomBytes, repetitive, runTool,
+  compressionFailure,
 } from '../../fixtures/compression/inputs.js';
 
 const MiB = 1 << 20;
@@ -23,15 +24,7 @@ afterAll(() => {
   dir.remove();
 });
 
-function failure(fn: () => unknown): NproError {
-  try {
-    fn();
-  } catch (err) {
-    if (NproError.is(err, 'COMPRESSION_FAILED')) return err;
-    throw err;
-  }
-  throw new Error('expected COMPRESSION_FAILED, the call succeeded');
-}
+const failure = compressionFailure;
 
 /** Compresses `data` with `zstd args…` from a file and returns the frame. */
 function cliCompress(data: Uint8Array, args: readonly string[]): Uint8Array {
