@@ -146,8 +146,30 @@ export function encodeMessageInto(m: Message, out: Uint8Array, offset: number): 
   return writeMessage(m, out, offset);
 }
 
-/** Writes a message already checked by {@link encodedLength}. */
-function writeMessage(m: Message, out: Uint8Array, o: number): number {
+/** The variants whose last field is a byte payload: their encoding is a head followed by the payload bytes. */
+export type PayloadMessage = Extract<Message, { type: 'Custom' | 'Request' | 'Response' }>;
+
+/** True for a message whose encoding ends with its `payload` bytes (Custom, Request, Response). */
+export function endsWithPayload(m: Message): m is PayloadMessage {
+  return m.type === 'Custom' || m.type === 'Request' || m.type === 'Response';
+}
+
+/**
+ * Writes `m` at `offset` of `out` without the bytes of its trailing payload (their length prefix
+ * included): the encoding is this head followed by `m.payload`, which a record sealer feeds to the
+ * cipher straight from the caller's buffer. `m` must have been sized by {@link encodedLength};
+ * `out` must hold `encodedLength(m) − m.payload.length` bytes at `offset`. Returns the offset after the head.
+ */
+export function encodeMessageHeadInto(m: PayloadMessage, out: Uint8Array, offset: number): number {
+  const head = encodedLength(m) - m.payload.length;
+  if (!Number.isInteger(offset) || offset < 0 || out.length - offset < head) {
+    throw new NproError('INVALID_ARGUMENT', `${head} bytes do not fit at offset ${offset} of ${out.length}`);
+  }
+  return writeMessage(m, out, offset, false);
+}
+
+/** Writes a message already checked by {@link encodedLength} (without its trailing payload bytes when `payload` is false). */
+function writeMessage(m: Message, out: Uint8Array, o: number, payload = true): number {
   out[o] = MESSAGE_TAGS[m.type];
   out[o + 1] = out[o + 2] = out[o + 3] = 0;
   o += 4;
@@ -173,11 +195,11 @@ function writeMessage(m: Message, out: Uint8Array, o: number): number {
     case 'Echo':
       return writeString(out, o, m.text);
     case 'Custom':
-      return writeBytes(out, writeString(out, o, m.command), m.payload);
+      return writeBytes(out, writeString(out, o, m.command), m.payload, payload);
     case 'Request':
-      return writeBytes(out, writeString(out, writeId(out, o, m.id), m.command), m.payload);
+      return writeBytes(out, writeString(out, writeId(out, o, m.id), m.command), m.payload, payload);
     case 'Response':
-      return writeBytes(out, writeId(out, o, m.id), m.payload);
+      return writeBytes(out, writeId(out, o, m.id), m.payload, payload);
     case 'Failure':
       return writeString(out, writeString(out, writeId(out, o, m.id), m.code), m.message);
     case 'Cancel':
@@ -203,9 +225,10 @@ function writeId(out: Uint8Array, o: number, id: number): number {
   return writeU64(out, o, id >>> 0, Math.floor(id / 0x1_0000_0000));
 }
 
-function writeBytes(out: Uint8Array, o: number, bytes: Uint8Array): number {
+function writeBytes(out: Uint8Array, o: number, bytes: Uint8Array, withBytes = true): number {
   const n = bytes.length;
   o = writeU64(out, o, n, 0);
+  if (!withBytes) return o;
   if (n > 16) out.set(bytes, o);
   else for (let i = 0; i < n; i++) out[o + i] = bytes[i]!;
   return o + n;

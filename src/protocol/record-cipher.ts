@@ -16,6 +16,7 @@ import type { CryptoProvider } from '../utils/crypto/provider.js';
 import { AEAD_KEY_LENGTH, AEAD_TAG_LENGTH } from '../utils/crypto/provider.js';
 import { utf8Encoder } from '../utils/bytes.js';
 import { defaultCrypto } from '../utils/crypto/index.js';
+import { nodeSealPieces, sealPiecesJoined } from '../utils/crypto/pieces.js';
 
 /** The protocol constant `rekey_interval` (protocol.md §4). */
 export const REKEY_INTERVAL = 2 ** 20;
@@ -141,6 +142,16 @@ export class RecordCipher {
    */
   sealInto(plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void {
     this.#crypto.chacha20poly1305SealInto(this.#subkey, this.#nonce, plaintext, aad, out, offset);
+  }
+
+  /**
+   * Seals the record at `counter` whose plaintext is `pieces` joined, with the frame header `aad`;
+   * returns the ciphertext of each piece, in order, then the tag. With the node provider no piece is
+   * copied (a large payload is encrypted straight from the caller's buffer). Does not advance.
+   */
+  sealPieces(pieces: readonly Uint8Array[], aad: Uint8Array): Uint8Array[] {
+    if (this.#crypto.name === 'node') return nodeSealPieces(this.#subkey, this.#nonce, pieces, aad);
+    return sealPiecesJoined((pt) => this.#crypto.chacha20poly1305Seal(this.#subkey, this.#nonce, pt, aad), pieces);
   }
 
   /** Opens the record at `counter`; `null` when it does not authenticate. Does not advance. */

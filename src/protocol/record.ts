@@ -19,9 +19,11 @@ import { ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL, isZstdReady } from '../utils/compressio
 import { FEATURES } from './handshake-messages.js';
 import { RECORD_TAG_LENGTH } from './record-cipher.js';
 import { RecordDirection, checkMaxFrame, type DirectionOptions } from './record-direction.js';
+import { bodyPieces, hasLargePayload, type BodyPieces } from './record-pieces.js';
 import {
   ENTRY_HEADER_SIZE,
   RECORD_FLAGS,
+  compressionFeature,
   maybeCompressBody,
   maxBodyLength,
   readEntries,
@@ -110,8 +112,56 @@ export class RecordSealer extends RecordDirection {
    * are written before the first record is sealed.
    */
   sealMessages(messages: readonly Message[], opts: SealOptions = {}): Uint8Array[] {
+    if (messages.length === 0) return [];
+    const { ends, sizes } = this.#plan(messages);
+    this.#reserve(ends.length, opts);
+    const frames: Uint8Array[] = new Array<Uint8Array>(ends.length);
+    for (let r = 0, start = 0; r < ends.length; r++) {
+      frames[r] = this.#contiguousBody(messages, start, ends[r]!, sizes[r]!);
+      start = ends[r]!;
+    }
+    for (let r = 0; r < frames.length; r++) frames[r] = this.#finishBody(frames[r]!, sizes[r]!);
+    return frames;
+  }
+
+  /**
+   * The same records as `sealMessages`, as a list of chunks for one `writev` (their concatenation is
+   * the frames): a payload of at least `LARGE_PAYLOAD` bytes in an encrypted record that is not
+   * compressed is encrypted straight from the caller's buffer, never copied. Same errors, same
+   * all-or-nothing rule.
+   */
+  sealChunks(messages: readonly Message[], opts: SealOptions = {}): Uint8Array[] {
+    if (messages.length === 0) return [];
+    const { ends, sizes } = this.#plan(messages);
+    this.#reserve(ends.length, opts);
+    const bodies: (Uint8Array | BodyPieces)[] = new Array<Uint8Array | BodyPieces>(ends.length);
+    for (let r = 0, start = 0; r < ends.length; r++) {
+      const end = ends[r]!;
+      bodies[r] = !this.plaintext && !this.#compresses(sizes[r]!) && hasLargePayload(messages, start, end)
+        ? bodyPieces(messages, this.#lengths, start, end)
+        : this.#contiguousBody(messages, start, end, sizes[r]!);
+      start = end;
+    }
+    const chunks: Uint8Array[] = [];
+    for (let r = 0; r < bodies.length; r++) {
+      const body = bodies[r]!;
+      if (body instanceof Uint8Array) {
+        chunks.push(this.#finishBody(body, sizes[r]!));
+        continue;
+      }
+      const { own, pieces } = body;
+      own[HEADER_SIZE] = RECORD_FLAGS.NONE;
+      const header = own.subarray(0, HEADER_SIZE);
+      writeHeader(header, 0, VERSION_V2, 1 + sizes[r]! + RECORD_TAG_LENGTH);
+      chunks.push(header, ...this.cipher.sealPieces(pieces, header));
+      this.cipher.advance();
+    }
+    return chunks;
+  }
+
+  /** Splits a batch into records: `ends[r]` is the index after record r's last message, `sizes[r]` its body length. */
+  #plan(messages: readonly Message[]): { ends: number[]; sizes: number[] } {
     const count = messages.length;
-    if (count === 0) return [];
     const lengths = this.#lengths;
     lengths.length = count;
     const maxBody = this.maxBody;
@@ -131,16 +181,20 @@ export class RecordSealer extends RecordDirection {
     }
     ends.push(count);
     sizes.push(size);
-    this.#reserve(ends.length, opts);
-    const frames: Uint8Array[] = new Array<Uint8Array>(ends.length);
-    for (let r = 0, start = 0; r < ends.length; r++) {
-      const frame = this.#allocate(sizes[r]!);
-      writeEntries(messages, lengths, start, ends[r]!, frame, HEADER_SIZE + 1);
-      frames[r] = frame;
-      start = ends[r]!;
-    }
-    for (let r = 0; r < frames.length; r++) frames[r] = this.#finishBody(frames[r]!, sizes[r]!);
-    return frames;
+    return { ends, sizes };
+  }
+
+  /** A frame buffer holding the entries of `messages[start … end)` at offset 10 (header and flags not yet written). */
+  #contiguousBody(messages: readonly Message[], start: number, end: number, size: number): Uint8Array {
+    const frame = this.#allocate(size);
+    writeEntries(messages, this.#lengths, start, end, frame, HEADER_SIZE + 1);
+    return frame;
+  }
+
+  /** True when this side's policy compresses a body of `size` bytes (then it is sealed contiguously). */
+  #compresses(size: number): boolean {
+    const c = this.#compression;
+    return c !== null && size >= c.threshold && (this.features & compressionFeature(c.algorithm)) !== 0;
   }
 
   /** The encoded length of `messages[index]`, with the index in any error. */

@@ -249,7 +249,7 @@ export class ClientSession extends SessionCore implements OutboundHost {
     });
     this.#sealer = sealer;
     this.#opener = new RecordOpener({ key: result.s2cKey, negotiatedFeatures: result.features, localMaxFrame: result.localMaxFrame, crypto: s.crypto, ...rekey });
-    this.outbound = new Outbound(this.connection, { seal: (m, final) => sealer.sealMessages(m, final ? FINAL : undefined) }, this, s.schedule);
+    this.outbound = new Outbound(this.connection, { seal: (m, final) => sealer.sealChunks(m, final ? FINAL : undefined) }, this, s.schedule);
     this.#heartbeat = new Heartbeat({
       intervalMs: s.config.client.heartbeat_interval,
       timeoutMs: s.heartbeatTimeoutMs,

@@ -17,10 +17,11 @@ import { NproError } from '../core/errors.js';
 import type { Message } from '../core/message.js';
 import type { Connection } from '../transport/index.js';
 
-/** Turns messages into whole frames (v2 records, v1 records, or v1 plaintext frames). */
+/** Turns messages into frames (v2 records, v1 records, or v1 plaintext frames). */
 export interface FrameWriter {
   /**
-   * Seals `messages` in order. On a message that cannot be sent it throws an `NproError` whose
+   * Seals `messages` in order; returns the chunks of whole frames, for one `writev` (a large payload
+   * may be a chunk of its own). On a message that cannot be sent it throws an `NproError` whose
    * `details.index` names it, sealing nothing; any other throw is fatal for the session.
    */
   seal(messages: readonly Message[], final: boolean): Uint8Array[];

@@ -69,7 +69,7 @@ export class V2Conversation implements Conversation, OutboundHost {
     const sealer = new RecordSealer({
       key: result.s2cKey, negotiatedFeatures: result.features, peerMaxFrame: result.peerMaxFrame, crypto: s.crypto, compression: s.compression, ...rekey,
     });
-    this.outbound = new Outbound(host.connection, { seal: (m, final) => sealer.sealMessages(m, final ? FINAL : undefined) }, this, s.schedule);
+    this.outbound = new Outbound(host.connection, { seal: (m, final) => sealer.sealChunks(m, final ? FINAL : undefined) }, this, s.schedule);
     this.#ordered = new OrderedReplies((m) => this.outbound.push(m));
     const { server } = s.config;
     this.#maxStreams = server.max_streams;
