@@ -1,13 +1,12 @@
 /**
  * npro itself as three measured systems: the daemon answering the built-in `ECHO` command, a client
- * sending `request('ECHO', payload)`, over TCP (Noise XX handshake, encrypted records), a Unix
+ * sending `request('ECHO', payload)` (pipelined: one-way `Custom` messages), over TCP (Noise XX handshake, encrypted records), a Unix
  * socket and TLS 1.3 (both with plaintext records, `transport.encryption_enabled = auto`,
  * protocol.md §8). The daemon's static key is made in the server process; its public key reaches
  * the client in the endpoint URL's fragment (`tcp://127.0.0.1:PORT#<key>`), which the client pins.
  */
 import { join } from 'node:path';
-import { Client, Daemon, encodePublicKey, generateKeyPair, silentLogger } from '../../src/service/index.js';
-import { pipelineWithCalls } from './reply-queue.js';
+import { Client, Daemon, encodePublicKey, generateKeyPair, silentLogger, type Message } from '../../src/service/index.js';
 import type { ClientConn, PipelineOptions, RunningServer, System, SystemContext } from './system.js';
 
 /**
@@ -27,9 +26,33 @@ class NproConn implements ClientConn {
     return this.client.request('ECHO', payload);
   }
 
-  pipeline(opts: PipelineOptions): Promise<number> {
-    const payload = new Uint8Array(opts.size).fill(0x61);
-    return pipelineWithCalls(() => this.client.request('ECHO', payload), opts);
+  /**
+   * One-way `Custom{ECHO}` messages (`send()`), which the daemon's ECHO handler answers with a
+   * `Custom` of the same payload, read back through async iteration: protocol.md §5's streaming
+   * messages, as the raw peers stream frames. Every reply is checked to be that echo.
+   */
+  async pipeline(opts: PipelineOptions): Promise<number> {
+    const client = this.client;
+    const message: Message = { type: 'Custom', command: 'ECHO', payload: new Uint8Array(opts.size).fill(0x61) };
+    const replies = client[Symbol.asyncIterator]();
+    let sent = 0;
+    let received = 0;
+    const refill = (): void => {
+      while (sent - received < opts.window && sent < opts.count && performance.now() < opts.deadline) {
+        client.send(message);
+        sent++;
+      }
+    };
+    refill();
+    while (received < sent) {
+      const next = await replies.next();
+      if (next.done === true) throw new Error('npro connection ended during the pipelined run');
+      const m = next.value;
+      if (m.type !== 'Custom' || m.command !== 'ECHO' || m.payload.length !== opts.size) throw new Error(`npro pipelined run got ${m.type}`);
+      received++;
+      if ((received & 63) === 0 || received === sent) refill();
+    }
+    return received;
   }
 
   close(): Promise<void> {

@@ -36,10 +36,28 @@ export interface TlsMaterial {
   key?: PemSource;
 }
 
-/** A resolved configuration from what a caller gave (defaults when nothing). */
+/** A resolved configuration from what a caller gave (defaults when nothing); checked once per unchanged input object. */
 export function resolveConfig(input: NetworkConfigInput | NetworkConfig | undefined): NetworkConfig {
-  return input === undefined ? NetworkConfig.defaults() : NetworkConfig.validateStrict(input);
+  if (input === undefined) return NetworkConfig.defaults();
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(input);
+  } catch {
+    text = undefined;
+  }
+  const hit = text === undefined ? undefined : resolvedConfigs.get(input);
+  if (hit !== undefined && hit.text === text) return hit.config;
+  const config = NetworkConfig.validateStrict(input);
+  if (text !== undefined) resolvedConfigs.set(input, { text, config });
+  return config;
 }
+
+/**
+ * Configurations already checked, by the input object: a service that opens many clients with one
+ * `config` object has it validated once. An entry is used only while the input still serialises to
+ * the same text, so a changed object is checked again. The resolved object is shared: read-only.
+ */
+const resolvedConfigs = new WeakMap<object, { text: string; config: NetworkConfig }>();
 
 export function schedulerOf(hooks: SessionHooks | undefined): Scheduler {
   return hooks?.flush === 'immediate' ? immediateScheduler : microtaskScheduler;
