@@ -7,7 +7,8 @@
  *
  * Settling does not search either queue: the entry is marked settled and dropped when it reaches a
  * front; should settled entries pile up behind a long-lived one, the queues are compacted. With
- * requests of equal timeout the timer is armed once per deadline period, not per request.
+ * requests of equal timeout the timer is armed once per deadline period, not per request, even when
+ * one request at a time is in flight (the timer is not cancelled when the queue empties).
  */
 import type { TimerHandle, Timers } from '../utils/timers.js';
 
@@ -55,10 +56,11 @@ export class DeadlineQueue<T extends Deadlined> {
     this.#prune();
     if (this.#fifo.length - this.#head + this.#heap.length > 2 * this.#live + 64) this.#compact();
     if (this.#live === 0) {
+      // The timer stays armed (it never keeps the process alive): when it fires with nothing due it
+      // is not re-armed, and a request added meanwhile with a later deadline costs no timer call.
       this.#fifo = [];
       this.#head = 0;
       this.#heap = [];
-      this.#disarm();
     }
   }
 
