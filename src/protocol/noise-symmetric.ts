@@ -32,9 +32,12 @@ const TWO_POW_32 = 0x1_0000_0000;
 /** ChaChaPoly nonce (Noise §12.3): 4 zero bytes ‖ n as u64 little-endian. */
 export function chachaPolyNonce(n: number): Uint8Array {
   const nonce = new Uint8Array(12);
-  const view = new DataView(nonce.buffer);
-  view.setUint32(4, n % TWO_POW_32, true);
-  view.setUint32(8, Math.floor(n / TWO_POW_32), true);
+  const low = n % TWO_POW_32;
+  const high = Math.floor(n / TWO_POW_32);
+  for (let i = 0; i < 4; i++) {
+    nonce[4 + i] = low >>> (8 * i);
+    nonce[8 + i] = high >>> (8 * i);
+  }
   return nonce;
 }
 

@@ -57,7 +57,8 @@ function randomBytes(length: number): Uint8Array {
  * Private KeyObjects by secret array. A static key is used in every handshake, and importing it costs
  * about as much as the DH itself, so the KeyObject is kept while the array lives (it dies with the
  * array). The entry holds a copy of the bytes: if the caller changed (e.g. wiped) the array, the entry
- * is replaced on the next use.
+ * is replaced on the next use. A KeyObject cannot be overwritten with zeros: it is freed by the GC
+ * once its array is.
  */
 const privateKeys = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
 
@@ -83,13 +84,34 @@ function importSecret(secret: Uint8Array): KeyObject {
   return key;
 }
 
+/** How many peer public KeyObjects `importPeerPublic` keeps. */
+const PUBLIC_KEY_CACHE_SIZE = 128;
+/**
+ * Peer public KeyObjects by base64url key, least recently used first. A handshake uses each remote key
+ * in two DHs (protocol.md §3: `ee` and `se` on the initiator, `ee` and `es` on the responder use `re`),
+ * and a client and its server meet again and again with the same static keys; an import costs about a
+ * sixth of the DH. Public keys only: nothing secret is kept or looked up.
+ */
+const publicKeys = new Map<string, KeyObject>();
+
 function importPeerPublic(peerPublic: Uint8Array): KeyObject {
   if (peerPublic.length !== X25519_KEY_LENGTH) throw new NproError('HANDSHAKE_FAILED', 'the peer X25519 public key is not 32 bytes');
-  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(peerPublic) }, format: 'jwk' });
+  const x = b64url(peerPublic);
+  let key = publicKeys.get(x);
+  if (key !== undefined) {
+    publicKeys.delete(x);
+  } else {
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
+    if (publicKeys.size >= PUBLIC_KEY_CACHE_SIZE) publicKeys.delete(publicKeys.keys().next().value!);
+  }
+  publicKeys.set(x, key);
+  return key;
 }
 
 function x25519PublicKey(secret: Uint8Array): Uint8Array {
-  const jwk = createPublicKey(importSecret(secret)).export({ format: 'jwk' });
+  // The private JWK carries `x`, the public key OpenSSL derived at import (RFC 8037 §2), so one
+  // scalar multiplication per key pair; its `d` is one more base64url copy of the secret, freed by the GC.
+  const jwk = importSecret(secret).export({ format: 'jwk' });
   // Copied out of the pooled Buffer that base64url decoding returns.
   return new Uint8Array(Buffer.from(jwk.x ?? '', 'base64url'));
 }
@@ -107,8 +129,9 @@ function x25519(secret: Uint8Array, peerPublic: Uint8Array): Uint8Array {
     if (NproError.is(cause)) throw cause;
     throw new NproError('HANDSHAKE_FAILED', 'X25519 refused the peer key (low order or malformed)', { cause });
   }
-  if (isAllZero(shared)) throw new NproError('HANDSHAKE_FAILED', 'X25519 produced an all-zero shared secret (low-order peer key)');
-  return view(shared);
+  const out = view(shared);
+  if (isAllZero(out)) throw new NproError('HANDSHAKE_FAILED', 'X25519 produced an all-zero shared secret (low-order peer key)');
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,6 +220,10 @@ function xOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint
 // SHA-256, HMAC-SHA256, HKDF-SHA256 (RFC 5869)
 // ---------------------------------------------------------------------------------------------
 
+function sha256(data: Uint8Array): Uint8Array {
+  return view(createHash('sha256').update(data).digest());
+}
+
 function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
   return view(createHmac('sha256', key).update(data).digest());
 }
@@ -242,7 +269,7 @@ export const nodeCrypto: CryptoProvider = {
   xchacha20poly1305Seal: (key, nonce, pt, aad = EMPTY) => xSeal(key, nonce, pt, aad),
   xchacha20poly1305Open: (key, nonce, sealed, aad = EMPTY) => xOpen(key, nonce, sealed, aad),
   hchacha20: nobleHChaCha20,
-  sha256: (data) => view(createHash('sha256').update(data).digest()),
+  sha256,
   hmacSha256,
   hkdfSha256,
 };

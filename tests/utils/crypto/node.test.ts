@@ -216,3 +216,21 @@ describe('chacha20poly1305SealInto', () => {
     }
   });
 });
+
+describe('node provider: imported peer keys are kept', () => {
+  it('gives noble\'s X25519 results for more peer keys than it keeps, met again in another order', () => {
+    const secret = nodeCrypto.x25519GenerateSecret();
+    const peers = Array.from({ length: 300 }, () => nodeCrypto.x25519PublicKey(nodeCrypto.x25519GenerateSecret()));
+    const expected = peers.map((p) => toHex(nobleCrypto.x25519(secret, p)));
+    expect(peers.map((p) => toHex(nodeCrypto.x25519(secret, p)))).toEqual(expected);
+    const order = [...peers.keys()].reverse().concat([0, 1, 2, 150, 299]);
+    expect(order.map((i) => toHex(nodeCrypto.x25519(secret, peers[i]!)))).toEqual(order.map((i) => expected[i]));
+  });
+
+  it('derives the same public key as noble for fresh secrets', () => {
+    for (let i = 0; i < 50; i++) {
+      const s = nodeCrypto.x25519GenerateSecret();
+      expect(toHex(nodeCrypto.x25519PublicKey(s))).toBe(toHex(nobleCrypto.x25519PublicKey(s)));
+    }
+  });
+});
