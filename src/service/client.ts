@@ -392,6 +392,27 @@ export class Client extends TypedEmitter<ClientEvents> implements ClientSessionH
   goAway(session: ClientSession, sent: PendingRequest[], unsent: PendingRequest[]): void {
     if (this.#session === session) this.#session = null;
     const retry = this.#s.config.client.auto_reconnect && this.#state === 'open';
+    this.#handBack(
+      sent,
+      unsent,
+      retry,
+      (request) => new NproError('CONNECTION_CLOSED', `the server is going away (GoAway) and did not process ${request.command}`, { retryable: true }),
+      () => new NproError('CONNECTION_CLOSED', 'the server is going away (GoAway)', { retryable: true }),
+    );
+    if (retry) this.#ensureConnection(true, null);
+  }
+
+  /**
+   * Requests a session gave back: with `retry`, every unsent one and the sent idempotent ones wait for
+   * the next connection; the others fail with `sentError` / `unsentError`.
+   */
+  #handBack(
+    sent: PendingRequest[],
+    unsent: PendingRequest[],
+    retry: boolean,
+    sentError: (request: PendingRequest) => NproError,
+    unsentError: () => NproError,
+  ): void {
     for (const request of sent) {
       request.session = null;
       request.id = 0;
@@ -399,15 +420,14 @@ export class Client extends TypedEmitter<ClientEvents> implements ClientSessionH
         this.#stats.retries++;
         this.#waiting.push(request);
       } else {
-        this.#settle(request, new NproError('CONNECTION_CLOSED', `the server is going away (GoAway) and did not process ${request.command}`, { retryable: true }), false);
+        this.#settle(request, sentError(request), false);
       }
     }
     for (const request of unsent) {
       request.session = null;
       if (retry) this.#waiting.push(request);
-      else this.#settle(request, new NproError('CONNECTION_CLOSED', 'the server is going away (GoAway)', { retryable: true }), false);
+      else this.#settle(request, unsentError(), false);
     }
-    if (retry) this.#ensureConnection(true, null);
   }
 
   ended(session: ClientSession, end: ClientSessionEnd, sent: PendingRequest[], unsent: PendingRequest[]): void {
@@ -416,21 +436,7 @@ export class Client extends TypedEmitter<ClientEvents> implements ClientSessionH
     this.emit('disconnected', { code: end.clean ? null : error.code, reason: error.message, error: end.clean ? null : error });
     const open = this.#state === 'open';
     const retry = open && this.#s.config.client.auto_reconnect && !PERMANENT_ERRORS.has(error.code);
-    for (const request of sent) {
-      request.session = null;
-      request.id = 0;
-      if (retry && request.idempotent) {
-        this.#stats.retries++;
-        this.#waiting.push(request);
-      } else {
-        this.#settle(request, error, false);
-      }
-    }
-    for (const request of unsent) {
-      request.session = null;
-      if (retry) this.#waiting.push(request);
-      else this.#settle(request, open ? error : closedError(), false);
-    }
+    this.#handBack(sent, unsent, retry, () => error, () => (open ? error : closedError()));
     if (!open) return;
     const current = this.#session;
     if (current !== null && current.acceptsRequests) {
