@@ -16,7 +16,6 @@ import type { CryptoProvider } from '../utils/crypto/provider.js';
 import { AEAD_KEY_LENGTH, AEAD_TAG_LENGTH } from '../utils/crypto/provider.js';
 import { utf8Encoder } from '../utils/bytes.js';
 import { defaultCrypto } from '../utils/crypto/index.js';
-import { nodeSealPieces, sealPiecesJoined } from '../utils/crypto/pieces.js';
 
 /** The protocol constant `rekey_interval` (protocol.md §4). */
 export const REKEY_INTERVAL = 2 ** 20;
@@ -150,8 +149,7 @@ export class RecordCipher {
    * copied (a large payload is encrypted straight from the caller's buffer). Does not advance.
    */
   sealPieces(pieces: readonly Uint8Array[], aad: Uint8Array): Uint8Array[] {
-    if (this.#crypto.name === 'node') return nodeSealPieces(this.#subkey, this.#nonce, pieces, aad);
-    return sealPiecesJoined((pt) => this.#crypto.chacha20poly1305Seal(this.#subkey, this.#nonce, pt, aad), pieces);
+    return this.#crypto.chacha20poly1305SealPieces(this.#subkey, this.#nonce, pieces, aad);
   }
 
   /** Opens the record at `counter`; `null` when it does not authenticate. Does not advance. */

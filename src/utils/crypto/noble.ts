@@ -1,6 +1,7 @@
 /** The portable crypto provider: the audited noble packages only. */
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 import { chacha20poly1305, xchacha20poly1305, hchacha } from '@noble/ciphers/chacha.js';
+import { sealPiecesJoined } from './pieces.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
@@ -83,6 +84,8 @@ export const nobleCrypto: CryptoProvider = {
       if (offset < 0 || out.length - offset < pt.length + 16) throw new RangeError(`needs ${pt.length + 16} bytes at offset ${offset}`);
       chacha20poly1305(key, nonce, aad).encrypt(pt, out.subarray(offset, offset + pt.length + 16));
     }),
+  chacha20poly1305SealPieces: (key, nonce, pieces, aad) =>
+    sealPiecesJoined((pt) => checked('chacha20poly1305', () => chacha20poly1305(key, nonce, aad).encrypt(pt)), pieces),
   chacha20poly1305Open: (key, nonce, sealed, aad = EMPTY) => open(chacha20poly1305, key, nonce, sealed, aad),
   xchacha20poly1305Seal: (key, nonce, pt, aad = EMPTY) => checked('xchacha20poly1305', () => xchacha20poly1305(key, nonce, aad).encrypt(pt)),
   xchacha20poly1305Open: (key, nonce, sealed, aad = EMPTY) => open(xchacha20poly1305, key, nonce, sealed, aad),

@@ -173,6 +173,23 @@ function ietfSealInto(key: Uint8Array, nonce12: Uint8Array, plaintext: Uint8Arra
   out.set(cipher.getAuthTag(), offset + n);
 }
 
+/** Seals the concatenation of `pieces` with one cipher, one `update()` per piece: no piece is copied. */
+function ietfSealPieces(key: Uint8Array, nonce12: Uint8Array, pieces: readonly Uint8Array[], aad: Uint8Array): Uint8Array[] {
+  checkAeadArgs(key, nonce12, 12);
+  let total = 0;
+  for (const p of pieces) total += p.length;
+  const cipher = createCipheriv('chacha20-poly1305', key, nonce12, { authTagLength: AEAD_TAG_LENGTH });
+  if (aad.length > 0) cipher.setAAD(aad, { plaintextLength: total });
+  const out = new Array<Uint8Array>(pieces.length + 1);
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i]!;
+    out[i] = p.length > 0 ? view(cipher.update(p)) : EMPTY;
+  }
+  cipher.final();
+  out[pieces.length] = view(cipher.getAuthTag());
+  return out;
+}
+
 /** Opens with a 12-byte nonce; `null` when the input is shorter than a tag or the tag does not verify. */
 function ietfOpen(key: Uint8Array, nonce12: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
   const n = sealed.length - AEAD_TAG_LENGTH;
@@ -267,6 +284,7 @@ export const nodeCrypto: CryptoProvider = {
     return ietfSeal(key, nonce, pt, aad);
   },
   chacha20poly1305SealInto: ietfSealInto,
+  chacha20poly1305SealPieces: ietfSealPieces,
   chacha20poly1305Open: (key, nonce, sealed, aad = EMPTY) => {
     if (key.length !== AEAD_KEY_LENGTH || nonce.length !== 12) return null;
     return ietfOpen(key, nonce, sealed, aad);

@@ -29,6 +29,12 @@ export interface CryptoProvider {
    * hold `plaintext.length + 16` bytes): the record layer seals straight into the frame it sends.
    */
   chacha20poly1305SealInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void;
+  /**
+   * The same as `chacha20poly1305Seal` over the concatenation of `pieces`, returned cut at the same places:
+   * the ciphertext of each piece (same lengths, in order), then the 16-byte tag. The record layer seals a
+   * large payload from the caller's buffer this way, without first copying it behind the record's other bytes.
+   */
+  chacha20poly1305SealPieces(key: Uint8Array, nonce: Uint8Array, pieces: readonly Uint8Array[], aad: Uint8Array): Uint8Array[];
   /** XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha §2), 24-byte nonce; returns ciphertext ‖ tag. */
   xchacha20poly1305Seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
   xchacha20poly1305Open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array | null;

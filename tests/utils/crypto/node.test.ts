@@ -234,3 +234,29 @@ describe('node provider: imported peer keys are kept', () => {
     }
   });
 });
+
+describe('chacha20poly1305SealPieces', () => {
+  it.each([['node', nodeCrypto], ['noble', nobleCrypto]] as const)('%s: the pieces and tag joined are one seal of the joined plaintext', (_name, p) => {
+    for (let round = 0; round < 40; round++) {
+      const key = nodeCrypto.randomBytes(32);
+      const nonce = nodeCrypto.randomBytes(12);
+      const aad = nodeCrypto.randomBytes(round % 3 === 0 ? 0 : 9);
+      const pieces = Array.from({ length: 1 + (round % 5) }, (_, i) => nodeCrypto.randomBytes((round * 37 + i * 1009) % 3000));
+      const out = p.chacha20poly1305SealPieces(key, nonce, pieces, aad);
+      expect(out).toHaveLength(pieces.length + 1);
+      expect(out.map((c) => c.length)).toEqual([...pieces.map((x) => x.length), 16]);
+      const whole = new Uint8Array(pieces.reduce((n, x) => n + x.length, 0));
+      pieces.reduce((o, x) => (whole.set(x, o), o + x.length), 0);
+      const joined = new Uint8Array(whole.length + 16);
+      out.reduce((o, x) => (joined.set(x, o), o + x.length), 0);
+      expect(toHex(joined)).toBe(toHex(nobleCrypto.chacha20poly1305Seal(key, nonce, whole, aad)));
+    }
+  });
+
+  it('refuses a key or nonce of the wrong size on both providers', () => {
+    for (const p of [nodeCrypto, nobleCrypto]) {
+      expect(() => p.chacha20poly1305SealPieces(new Uint8Array(31), new Uint8Array(12), [new Uint8Array(4)], new Uint8Array(0))).toThrow(NproError);
+      expect(() => p.chacha20poly1305SealPieces(new Uint8Array(32), new Uint8Array(24), [new Uint8Array(4)], new Uint8Array(0))).toThrow(NproError);
+    }
+  });
+});
