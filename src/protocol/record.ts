@@ -59,6 +59,9 @@ export interface SealOptions {
   final?: boolean;
 }
 
+/** Messages of at least this many encoded bytes are sealed in a record of their own (a sender's choice, protocol.md §4). */
+export const OWN_RECORD_BYTES = 65_536;
+
 /** Settings that can be used as given: Zstd loaded and its level in range when it was negotiated. */
 function checkCompression(settings: CompressionSettings | null, features: number): CompressionSettings | null {
   if (settings === null) return null;
@@ -105,7 +108,8 @@ export class RecordSealer extends RecordDirection {
   }
 
   /**
-   * Seals `messages` in order into as few records as fit the peer's `max_frame`; returns whole frames.
+   * Seals `messages` in order into as few records as fit the peer's `max_frame` (a message of
+   * `OWN_RECORD_BYTES` or more in a record of its own); returns whole frames.
    * A message too large for any record → `FRAME_TOO_LARGE` (`details.index` names it); a message
    * that cannot be encoded → its `MESSAGE_MALFORMED` (also with `details.index`); too few counters
    * left → `KEY_EXHAUSTED`. In every case nothing is sealed and the counter is unchanged: all bodies
@@ -159,7 +163,12 @@ export class RecordSealer extends RecordDirection {
     return chunks;
   }
 
-  /** Splits a batch into records: `ends[r]` is the index after record r's last message, `sizes[r]` its body length. */
+  /**
+   * Splits a batch into records: `ends[r]` is the index after record r's last message, `sizes[r]` its
+   * body length. Small messages share records up to the peer's limit; a message of `OWN_RECORD_BYTES`
+   * or more has a record of its own, so that the peer can open and answer it while the next one is
+   * still arriving (two 1 MiB requests in one record make both ends wait for the whole of it).
+   */
   #plan(messages: readonly Message[]): { ends: number[]; sizes: number[] } {
     const count = messages.length;
     const lengths = this.#lengths;
@@ -168,16 +177,19 @@ export class RecordSealer extends RecordDirection {
     const ends: number[] = [];
     const sizes: number[] = [];
     let size = 0;
+    let previousAlone = false;
     for (let i = 0; i < count; i++) {
       const n = this.#sizeOf(messages[i]!, i);
       const entry = ENTRY_HEADER_SIZE + n;
-      if (size + entry > maxBody) {
+      const alone = n >= OWN_RECORD_BYTES;
+      if (size > 0 && (size + entry > maxBody || alone || previousAlone)) {
         ends.push(i);
         sizes.push(size);
         size = 0;
       }
       size += entry;
       lengths[i] = n;
+      previousAlone = alone;
     }
     ends.push(count);
     sizes.push(size);

@@ -10,7 +10,7 @@ import { concatBytes, toHex } from '../../src/utils/bytes.js';
 import { nobleCrypto, nodeCrypto, type CryptoProvider } from '../../src/utils/crypto/index.js';
 import { initCompression } from '../../src/utils/compression/index.js';
 import { FEATURES } from '../../src/protocol/handshake-messages.js';
-import { RecordOpener, RecordSealer, type CompressionSettings } from '../../src/protocol/record.js';
+import { OWN_RECORD_BYTES, RecordOpener, RecordSealer, type CompressionSettings } from '../../src/protocol/record.js';
 import { LARGE_PAYLOAD } from '../../src/protocol/record-pieces.js';
 import { arbMessage, splitFrame } from '../helpers/record-fixtures.js';
 
@@ -116,5 +116,37 @@ describe('sealChunks', () => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('records per batch', () => {
+  const frameCount = (chunks: Uint8Array[]): number => {
+    const wire = concatBytes(...chunks);
+    let frames = 0;
+    for (let o = 0; o < wire.length; frames++) o += 9 + ((wire[o + 5]! << 24) | (wire[o + 6]! << 16) | (wire[o + 7]! << 8) | wire[o + 8]!);
+    return frames;
+  };
+
+  it('coalesces small messages and gives a message of OWN_RECORD_BYTES or more a record of its own', () => {
+    const big = (id: number): Message => ({ type: 'Response', id, payload: payloadOf(OWN_RECORD_BYTES, id) });
+    const small = (id: number): Message => ({ type: 'Response', id, payload: payloadOf(100, id) });
+    const cases: [Message[], number][] = [
+      [[small(1), small(2), small(3)], 1],
+      [[big(1), big(2)], 2],
+      [[small(1), small(2), big(3), small(4), small(5)], 3],
+      [[big(1), small(2)], 2],
+      [[{ type: 'Response', id: 9, payload: payloadOf(OWN_RECORD_BYTES - 40, 9) }, small(2)], 1],
+    ];
+    for (const [batch, records] of cases) {
+      const { contiguous, chunked, opener } = sealers({ maxFrame: 1 << 20 });
+      const frames = contiguous.sealMessages(batch);
+      expect(frames).toHaveLength(records);
+      expect(frameCount(chunked.sealChunks(batch))).toBe(records);
+      const ids = frames.flatMap((f) => {
+        const { header, payload } = splitFrame(f);
+        return opener.open(header, payload).map((i) => ('message' in i && i.message.type === 'Response' ? i.message.id : -1));
+      });
+      expect(ids).toEqual(batch.map((m) => (m as { id: number }).id));
+    }
   });
 });
