@@ -54,6 +54,14 @@ export function compressionFeature(algorithm: CompressionAlgorithm): number {
   return algorithm === 'lz4' ? FEATURES.LZ4 : FEATURES.ZSTD;
 }
 
+/** Writes the `length u32 BE` that opens an entry of `n` message bytes at `out[o …]`. */
+export function writeEntryLength(out: Uint8Array, o: number, n: number): void {
+  out[o] = n >>> 24;
+  out[o + 1] = (n >>> 16) & 0xff;
+  out[o + 2] = (n >>> 8) & 0xff;
+  out[o + 3] = n & 0xff;
+}
+
 /**
  * Writes the entries of `messages[start … end)` at `offset` of `out` (`lengths[i]` =
  * `encodedLength(messages[i])`, computed by the caller while sizing the buffer); returns the offset
@@ -70,10 +78,7 @@ export function writeEntries(
   let o = offset;
   for (let i = start; i < end; i++) {
     const n = lengths[i]!;
-    out[o] = n >>> 24;
-    out[o + 1] = (n >>> 16) & 0xff;
-    out[o + 2] = (n >>> 8) & 0xff;
-    out[o + 3] = n & 0xff;
+    writeEntryLength(out, o, n);
     const next = encodeMessageInto(messages[i]!, out, o + ENTRY_HEADER_SIZE);
     if (next !== o + ENTRY_HEADER_SIZE + n) {
       throw new NproError('INVALID_STATE', `message ${i} encoded to ${next - o - ENTRY_HEADER_SIZE} bytes, sized as ${n}`);
@@ -93,6 +98,11 @@ export function encodeBody(messages: readonly Message[]): Uint8Array {
   return out;
 }
 
+/** True when a body of `length` bytes is one this side tries to compress (its threshold, a negotiated algorithm). */
+export function compressionApplies(settings: CompressionSettings | null, length: number, negotiatedFeatures: number): boolean {
+  return settings !== null && length >= settings.threshold && (negotiatedFeatures & compressionFeature(settings.algorithm)) !== 0;
+}
+
 /**
  * The compressed form of `body` (prefix included), or `null` when it is sent as it is: compression
  * off, its algorithm not negotiated, the body under the threshold, or the result not strictly smaller
@@ -103,8 +113,7 @@ export function maybeCompressBody(
   settings: CompressionSettings | null,
   negotiatedFeatures: number,
 ): { flags: number; data: Uint8Array } | null {
-  if (settings === null || body.length < settings.threshold) return null;
-  if ((negotiatedFeatures & compressionFeature(settings.algorithm)) === 0) return null;
+  if (settings === null || !compressionApplies(settings, body.length, negotiatedFeatures)) return null;
   const data = settings.algorithm === 'lz4' ? lz4CompressBlock(body) : zstdCompress(body, settings.level);
   if (data.length >= body.length) return null;
   return { flags: settings.algorithm === 'lz4' ? RECORD_FLAGS.LZ4 : RECORD_FLAGS.ZSTD, data };

@@ -6,14 +6,14 @@
  */
 import { NproError } from '../core/errors.js';
 import type { Message } from '../core/message.js';
-import { encodeMessageHeadInto, encodeMessageInto, endsWithPayload } from '../core/message-codec.js';
+import { encodeMessageHeadInto, encodeMessageInto, endsWithPayload, type PayloadMessage } from '../core/message-codec.js';
 import { HEADER_SIZE } from '../core/frame.js';
-import { ENTRY_HEADER_SIZE } from './record-body.js';
+import { ENTRY_HEADER_SIZE, writeEntryLength } from './record-body.js';
 
 /** Payloads of at least this many bytes are sealed from the caller's buffer instead of being copied. */
 export const LARGE_PAYLOAD = 8192;
 
-function isLarge(m: Message): boolean {
+function isLarge(m: Message): m is PayloadMessage {
   return endsWithPayload(m) && m.payload.length >= LARGE_PAYLOAD;
 }
 
@@ -38,7 +38,7 @@ export function bodyPieces(messages: readonly Message[], lengths: readonly numbe
   let ownLength = HEADER_SIZE + 1;
   for (let i = start; i < end; i++) {
     const m = messages[i]!;
-    ownLength += ENTRY_HEADER_SIZE + (isLarge(m) ? lengths[i]! - (m as { payload: Uint8Array }).payload.length : lengths[i]!);
+    ownLength += ENTRY_HEADER_SIZE + (isLarge(m) ? lengths[i]! - m.payload.length : lengths[i]!);
   }
   const b = Buffer.allocUnsafe(ownLength);
   const own = new Uint8Array(b.buffer, b.byteOffset, ownLength);
@@ -48,12 +48,9 @@ export function bodyPieces(messages: readonly Message[], lengths: readonly numbe
   for (let i = start; i < end; i++) {
     const m = messages[i]!;
     const n = lengths[i]!;
-    own[o] = n >>> 24;
-    own[o + 1] = (n >>> 16) & 0xff;
-    own[o + 2] = (n >>> 8) & 0xff;
-    own[o + 3] = n & 0xff;
+    writeEntryLength(own, o, n);
     const at = o + ENTRY_HEADER_SIZE;
-    if (isLarge(m) && endsWithPayload(m)) {
+    if (isLarge(m)) {
       o = encodeMessageHeadInto(m, own, at);
       if (o - at + m.payload.length !== n) throw new NproError('INVALID_STATE', `message ${i} encoded to a different length than sized`);
       pieces.push(own.subarray(pieceStart, o), m.payload);

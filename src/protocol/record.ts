@@ -23,7 +23,7 @@ import { bodyPieces, hasLargePayload, type BodyPieces } from './record-pieces.js
 import {
   ENTRY_HEADER_SIZE,
   RECORD_FLAGS,
-  compressionFeature,
+  compressionApplies,
   maybeCompressBody,
   maxBodyLength,
   readEntries,
@@ -141,7 +141,7 @@ export class RecordSealer extends RecordDirection {
     const bodies: (Uint8Array | BodyPieces)[] = new Array<Uint8Array | BodyPieces>(ends.length);
     for (let r = 0, start = 0; r < ends.length; r++) {
       const end = ends[r]!;
-      bodies[r] = !this.plaintext && !this.#compresses(sizes[r]!) && hasLargePayload(messages, start, end)
+      bodies[r] = !this.plaintext && !compressionApplies(this.#compression, sizes[r]!, this.features) && hasLargePayload(messages, start, end)
         ? bodyPieces(messages, this.#lengths, start, end)
         : this.#contiguousBody(messages, start, end, sizes[r]!);
       start = end;
@@ -201,12 +201,6 @@ export class RecordSealer extends RecordDirection {
     const frame = this.#allocate(size);
     writeEntries(messages, this.#lengths, start, end, frame, HEADER_SIZE + 1);
     return frame;
-  }
-
-  /** True when this side's policy compresses a body of `size` bytes (then it is sealed contiguously). */
-  #compresses(size: number): boolean {
-    const c = this.#compression;
-    return c !== null && size >= c.threshold && (this.features & compressionFeature(c.algorithm)) !== 0;
   }
 
   /** The encoded length of `messages[index]`, with the index in any error. */

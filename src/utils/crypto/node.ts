@@ -10,7 +10,7 @@
 import {
   createCipheriv,
   createDecipheriv,
-  createHash,
+  hash,
   createHmac,
   createPrivateKey,
   createPublicKey,
@@ -19,10 +19,10 @@ import {
   randomFillSync,
   type KeyObject,
 } from 'node:crypto';
-import * as nodeCryptoModule from 'node:crypto';
 import { NproError } from '../../core/errors.js';
 import { constantTimeEqual, isAllZero } from '../bytes.js';
 import { nobleHChaCha20 } from './noble.js';
+import { totalLength } from './pieces.js';
 import { AEAD_KEY_LENGTH, AEAD_TAG_LENGTH, X25519_KEY_LENGTH, type CryptoProvider } from './provider.js';
 
 const EMPTY = new Uint8Array(0);
@@ -176,10 +176,8 @@ function ietfSealInto(key: Uint8Array, nonce12: Uint8Array, plaintext: Uint8Arra
 /** Seals the concatenation of `pieces` with one cipher, one `update()` per piece: no piece is copied. */
 function ietfSealPieces(key: Uint8Array, nonce12: Uint8Array, pieces: readonly Uint8Array[], aad: Uint8Array): Uint8Array[] {
   checkAeadArgs(key, nonce12, 12);
-  let total = 0;
-  for (const p of pieces) total += p.length;
   const cipher = createCipheriv('chacha20-poly1305', key, nonce12, { authTagLength: AEAD_TAG_LENGTH });
-  if (aad.length > 0) cipher.setAAD(aad, { plaintextLength: total });
+  if (aad.length > 0) cipher.setAAD(aad, { plaintextLength: totalLength(pieces) });
   const out = new Array<Uint8Array>(pieces.length + 1);
   for (let i = 0; i < pieces.length; i++) {
     const p = pieces[i]!;
@@ -238,12 +236,9 @@ function xOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint
 // SHA-256, HMAC-SHA256, HKDF-SHA256 (RFC 5869)
 // ---------------------------------------------------------------------------------------------
 
-/** `crypto.hash` (one call, no Hash object: half the cost on short inputs) where Node has it (≥ 20.12). */
-const oneShotHash = (nodeCryptoModule as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash;
-
+/** `crypto.hash`: one call and no Hash object, half the cost of `createHash` on short inputs. */
 function sha256(data: Uint8Array): Uint8Array {
-  if (oneShotHash !== undefined) return view(oneShotHash('sha256', data, 'buffer'));
-  return view(createHash('sha256').update(data).digest());
+  return view(hash('sha256', data, 'buffer'));
 }
 
 function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {

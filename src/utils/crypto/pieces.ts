@@ -8,7 +8,8 @@
  * through one OpenSSL cipher instead (`node.ts`).
  */
 
-function totalLength(pieces: readonly Uint8Array[]): number {
+/** The bytes of `pieces` in all. */
+export function totalLength(pieces: readonly Uint8Array[]): number {
   let n = 0;
   for (const p of pieces) n += p.length;
   return n;
