@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client, Daemon, generateKeyPair, silentLogger, type Message } from '../src/service/index.js';
+import { Client, Daemon, generateKeyPair, silentLogger } from '../src/service/index.js';
+import { pipelineCustom } from './net/npro-system.js';
 
 type Flush = 'microtask' | 'immediate';
 
@@ -37,6 +38,8 @@ function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
+/** Upper bound on pipelined messages in one measurement, whatever the time. */
+const MAX_PIPELINED = 50_000_000;
 const CONFIG = { server: { max_streams: 1024, backpressure_limit: 4096 }, logging: { log_to_console: true } };
 
 async function server(url: string, flush: Flush): Promise<void> {
@@ -84,28 +87,6 @@ function windowed(client: Client, payload: Uint8Array, ms: number, window: numbe
   });
 }
 
-async function pipelined(client: Client, payload: Uint8Array, ms: number, window: number): Promise<number> {
-  const iterator = client[Symbol.asyncIterator]();
-  const message: Message = { type: 'Custom', command: 'ECHO', payload };
-  const end = performance.now() + ms;
-  let sent = 0;
-  let received = 0;
-  const fill = (): void => {
-    while (sent - received < window && performance.now() < end) {
-      client.send(message);
-      sent++;
-    }
-  };
-  fill();
-  while (received < sent) {
-    await iterator.next();
-    received++;
-    if ((received & 63) === 0) fill();
-    if (received === sent) fill();
-  }
-  return received;
-}
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (process.argv[2] === 'server') {
@@ -138,7 +119,7 @@ async function main(): Promise<void> {
   };
   await measure('round trips/s, 1 outstanding', () => sequential(client, payload, ms));
   await measure('round trips/s, 256 in flight', () => windowed(client, payload, ms, 256));
-  await measure('pipelined 64 B Custom messages/s', () => pipelined(client, payload, ms, 4096));
+  await measure('pipelined 64 B Custom messages/s', () => pipelineCustom(client, { count: MAX_PIPELINED, size: payload.length, window: 4096, deadline: performance.now() + ms }));
   await client.close();
   child.send('stop');
   rmSync(dir, { recursive: true, force: true });

@@ -19,6 +19,34 @@ const CONFIG = {
   transport: { compression_enabled: false },
 };
 
+/**
+ * One-way `Custom{ECHO}` messages (`send()`), which the daemon's ECHO handler answers with a `Custom`
+ * of the same payload, read back through async iteration: protocol.md §5's streaming messages, as the
+ * raw peers stream frames. At most `opts.window` unanswered; every reply is checked to be that echo.
+ */
+export async function pipelineCustom(client: Client, opts: PipelineOptions): Promise<number> {
+  const message: Message = { type: 'Custom', command: 'ECHO', payload: new Uint8Array(opts.size).fill(0x61) };
+  const replies = client[Symbol.asyncIterator]();
+  let sent = 0;
+  let received = 0;
+  const refill = (): void => {
+    while (sent - received < opts.window && sent < opts.count && performance.now() < opts.deadline) {
+      client.send(message);
+      sent++;
+    }
+  };
+  refill();
+  while (received < sent) {
+    const next = await replies.next();
+    if (next.done === true) throw new Error('npro connection ended during the pipelined run');
+    const m = next.value;
+    if (m.type !== 'Custom' || m.command !== 'ECHO' || m.payload.length !== opts.size) throw new Error(`npro pipelined run got ${m.type}`);
+    received++;
+    if ((received & 63) === 0 || received === sent) refill();
+  }
+  return received;
+}
+
 class NproConn implements ClientConn {
   constructor(private readonly client: Client) {}
 
@@ -26,33 +54,8 @@ class NproConn implements ClientConn {
     return this.client.request('ECHO', payload);
   }
 
-  /**
-   * One-way `Custom{ECHO}` messages (`send()`), which the daemon's ECHO handler answers with a
-   * `Custom` of the same payload, read back through async iteration: protocol.md §5's streaming
-   * messages, as the raw peers stream frames. Every reply is checked to be that echo.
-   */
-  async pipeline(opts: PipelineOptions): Promise<number> {
-    const client = this.client;
-    const message: Message = { type: 'Custom', command: 'ECHO', payload: new Uint8Array(opts.size).fill(0x61) };
-    const replies = client[Symbol.asyncIterator]();
-    let sent = 0;
-    let received = 0;
-    const refill = (): void => {
-      while (sent - received < opts.window && sent < opts.count && performance.now() < opts.deadline) {
-        client.send(message);
-        sent++;
-      }
-    };
-    refill();
-    while (received < sent) {
-      const next = await replies.next();
-      if (next.done === true) throw new Error('npro connection ended during the pipelined run');
-      const m = next.value;
-      if (m.type !== 'Custom' || m.command !== 'ECHO' || m.payload.length !== opts.size) throw new Error(`npro pipelined run got ${m.type}`);
-      received++;
-      if ((received & 63) === 0 || received === sent) refill();
-    }
-    return received;
+  pipeline(opts: PipelineOptions): Promise<number> {
+    return pipelineCustom(this.client, opts);
   }
 
   close(): Promise<void> {
