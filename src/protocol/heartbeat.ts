@@ -19,15 +19,45 @@ export interface HeartbeatOptions {
   timers?: Timers;
 }
 
-export class Heartbeat {
-  private readonly timers: Timers;
+/**
+ * One timer that re-arms itself: what `Heartbeat` and `IdleTimer` share. `check()` runs when it fires
+ * (the timer is already cleared); `stop()` is final.
+ */
+abstract class SelfArmingTimer {
+  protected readonly timers: Timers;
+  protected timer: TimerHandle | null = null;
+  protected stopped = false;
+
+  constructor(timers: Timers | undefined) {
+    this.timers = timers ?? systemTimers;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.disarm();
+  }
+
+  protected arm(ms: number): void {
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = null;
+      this.check();
+    }, ms);
+  }
+
+  protected disarm(): void {
+    this.timer?.cancel();
+    this.timer = null;
+  }
+
+  protected abstract check(): void;
+}
+
+export class Heartbeat extends SelfArmingTimer {
   private lastReceived: number;
   private pingSentAt: number | null = null;
-  private timer: TimerHandle | null = null;
-  private stopped = false;
 
   constructor(private readonly opts: HeartbeatOptions) {
-    this.timers = opts.timers ?? systemTimers;
+    super(opts.timers);
     this.lastReceived = this.timers.now();
   }
 
@@ -42,24 +72,12 @@ export class Heartbeat {
     if (this.pingSentAt !== null) {
       // The answer to our Ping: the timer was waiting for the timeout, re-arm it for the interval.
       this.pingSentAt = null;
-      this.timer?.cancel();
-      this.timer = null;
+      this.disarm();
       if (!this.stopped) this.arm(this.opts.intervalMs);
     }
   }
 
-  stop(): void {
-    this.stopped = true;
-    this.timer?.cancel();
-    this.timer = null;
-  }
-
-  private arm(ms: number): void {
-    this.timer = this.timers.setTimeout(() => this.check(), ms);
-  }
-
-  private check(): void {
-    this.timer = null;
+  protected check(): void {
     if (this.stopped) return;
     const now = this.timers.now();
     if (this.pingSentAt !== null) {
@@ -94,15 +112,12 @@ export interface IdleTimerOptions {
  * `idle_timeout` (protocol.md §5): counts only records holding something other than `Ping`/`Pong`,
  * and runs only while no request is in flight. `idleMs` 0 disables it.
  */
-export class IdleTimer {
-  private readonly timers: Timers;
+export class IdleTimer extends SelfArmingTimer {
   private lastActivity: number;
   private inFlight = 0;
-  private timer: TimerHandle | null = null;
-  private stopped = false;
 
   constructor(private readonly opts: IdleTimerOptions) {
-    this.timers = opts.timers ?? systemTimers;
+    super(opts.timers);
     this.lastActivity = this.timers.now();
   }
 
@@ -118,8 +133,7 @@ export class IdleTimer {
   /** A request started (client: sent; server: received). */
   requestStarted(): void {
     this.inFlight++;
-    this.timer?.cancel();
-    this.timer = null;
+    this.disarm();
   }
 
   /** A request settled; the idle clock restarts from now when none is left. */
@@ -131,18 +145,7 @@ export class IdleTimer {
     }
   }
 
-  stop(): void {
-    this.stopped = true;
-    this.timer?.cancel();
-    this.timer = null;
-  }
-
-  private arm(ms: number): void {
-    this.timer = this.timers.setTimeout(() => this.check(), ms);
-  }
-
-  private check(): void {
-    this.timer = null;
+  protected check(): void {
     if (this.stopped || this.inFlight > 0) return;
     const idle = this.timers.now() - this.lastActivity;
     if (idle >= this.opts.idleMs) {
